@@ -1,0 +1,36 @@
+// A small, strict flag parser shared by every sub-command: `--name value`, `--name=value`,
+// boolean `--flag`, and positional arguments. Unknown flags, missing values and malformed
+// numbers are errors that name the flag, so a typo never silently falls back to a default.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace gn::app {
+
+class Args {
+ public:
+  // `value_flags` take a value, `bool_flags` do not. Throws gn::Error on anything else.
+  Args(const std::string& command, const std::vector<std::string>& argv,
+       const std::set<std::string>& value_flags, const std::set<std::string>& bool_flags);
+
+  bool has(const std::string& flag) const { return values_.count(flag) > 0; }
+  bool flag(const std::string& name) const { return has(name); }
+  std::string str(const std::string& flag, const std::string& fallback) const;
+  std::optional<std::string> opt(const std::string& flag) const;
+  std::int64_t integer(const std::string& flag, std::int64_t fallback, std::int64_t min,
+                       std::int64_t max) const;
+  double number(const std::string& flag, double fallback, double min, double max) const;
+  const std::vector<std::string>& positional() const { return positional_; }
+
+ private:
+  std::string command_;
+  std::map<std::string, std::string> values_;
+  std::vector<std::string> positional_;
+};
+
+}  // namespace gn::app

@@ -1,0 +1,46 @@
+// genrenet: the command line. Sub-commands register themselves (apps/command.h); this file
+// dispatches, prints help, and turns every gn::Error into one message and exit status 2.
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <iostream>
+
+#include "apps/command.h"
+#include "engine/error.h"
+
+namespace {
+void print_help() {
+  std::cout << "usage: genrenet <command> [options]\n\ncommands:\n";
+  auto table = gn::app::command_table();
+  std::sort(table.begin(), table.end(), [](auto& a, auto& b) { return a.name < b.name; });
+  for (const auto& c : table) std::printf("  %-14s %s\n", c.name.c_str(), c.summary.c_str());
+  std::cout << "\n`genrenet <command> --help` describes a command's options.\n";
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "help" || std::string(argv[1]) == "--help" ||
+      std::string(argv[1]) == "-h") {
+    print_help();
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string name = argv[1];
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  for (const auto& c : gn::app::command_table()) {
+    if (c.name != name) continue;
+    try {
+      return c.run(args);
+    } catch (const gn::Error& e) {
+      std::cerr << "genrenet " << name << ": error: " << e.what() << "\n";
+      return 2;
+    } catch (const std::bad_alloc&) {
+      std::cerr << "genrenet " << name << ": error: out of memory\n";
+      return 2;
+    } catch (const std::exception& e) {
+      std::cerr << "genrenet " << name << ": internal error: " << e.what() << "\n";
+      return 3;
+    }
+  }
+  std::cerr << "genrenet: unknown command '" << name << "' (run `genrenet help`)\n";
+  return 2;
+}

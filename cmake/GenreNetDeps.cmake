@@ -1,0 +1,24 @@
+# Third-party libraries, all from Debian's -dev packages (see .ci/deps.sh). All are under
+# licences compatible with GenreNet's MIT licence: OpenBLAS (BSD-3), libsndfile (LGPL-2.1,
+# linked dynamically), libsamplerate (BSD-2), KissFFT (BSD-3), HDF5 (BSD-style),
+# nlohmann-json (MIT), GoogleTest / Google Benchmark (BSD-3 / Apache-2.0, tests only).
+find_package(PkgConfig REQUIRED)
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+find_package(Threads REQUIRED)
+pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET openblas)
+pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
+pkg_check_modules(SAMPLERATE REQUIRED IMPORTED_TARGET samplerate)
+pkg_check_modules(KISSFFT REQUIRED IMPORTED_TARGET kissfft-float)
+find_package(nlohmann_json 3 REQUIRED)
+find_package(HDF5 REQUIRED COMPONENTS C)
+
+add_library(genrenet_deps_engine INTERFACE)
+target_link_libraries(genrenet_deps_engine INTERFACE
+  OpenMP::OpenMP_CXX Threads::Threads PkgConfig::OPENBLAS nlohmann_json::nlohmann_json)
+
+add_library(genrenet_deps_layers INTERFACE)
+target_link_libraries(genrenet_deps_layers INTERFACE PkgConfig::KISSFFT)
+
+add_library(genrenet_deps_train INTERFACE)
+target_link_libraries(genrenet_deps_train INTERFACE
+  PkgConfig::SNDFILE PkgConfig::SAMPLERATE hdf5::hdf5)

@@ -1,0 +1,121 @@
+#include "engine/context.h"
+
+#include <ostream>
+
+#include "engine/error.h"
+#if GENRENET_WITH_CUDA
+#include "engine/cuda_context.h"
+#endif
+
+namespace gn {
+
+CudaProbe probe_cuda() {
+#if GENRENET_WITH_CUDA
+  int count = 0;  // cudaGetDeviceCount leaves it untouched on failure
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess) {
+    (void)cudaGetLastError();  // clear the sticky-free error so later calls start clean
+    return {0, std::string("CUDA is not usable: ") + cudaGetErrorString(status)};
+  }
+  if (count == 0) return {0, "no CUDA device found"};
+  return {count, ""};
+#else
+  return {0, "this build of GenreNet has no CUDA path (built without nvcc/cuDNN)"};
+#endif
+}
+
+DeviceRequest parse_device_request(const std::string& text, int* ordinal) {
+  if (ordinal) *ordinal = 0;
+  if (text == "auto") return DeviceRequest::Auto;
+  if (text == "cpu") return DeviceRequest::CPU;
+  if (text == "cuda") return DeviceRequest::CUDA;
+  if (text.rfind("cuda:", 0) == 0) {
+    const std::string n = text.substr(5);
+    GN_REQUIRE(!n.empty() && n.find_first_not_of("0123456789") == std::string::npos && n.size() < 4,
+               "invalid --device '", text, "': expected auto, cpu, cuda or cuda:N");
+    if (ordinal) *ordinal = std::stoi(n);
+    return DeviceRequest::CUDA;
+  }
+  GN_FAIL("invalid --device '", text, "': expected auto, cpu, cuda or cuda:N");
+}
+
+Device select_device(DeviceRequest request, int ordinal, std::ostream* log) {
+  if (request == DeviceRequest::CPU) return Device::cpu();
+  const CudaProbe probe = probe_cuda();
+  if (request == DeviceRequest::CUDA) {
+    GN_REQUIRE(probe.count > 0, "--device cuda was requested but ", probe.reason);
+    GN_REQUIRE(ordinal < probe.count, "--device cuda:", ordinal, " was requested but only ",
+               probe.count, " CUDA device(s) exist");
+    return Device::cuda(ordinal);
+  }
+  if (probe.count > 0) return Device::cuda(0);
+  if (log) *log << "genrenet: using the CPU (" << probe.reason << ")\n";
+  return Device::cpu();
+}
+
+Context::Context(Device device) : device_(device) {
+  if (device.is_cuda()) {
+#if GENRENET_WITH_CUDA
+    cuda_ = std::make_unique<CudaState>(device.index);
+#else
+    GN_FAIL("cannot use ", device.str(), ": this build of GenreNet has no CUDA path");
+#endif
+  }
+}
+
+Context::~Context() = default;
+Context::Context(Context&&) noexcept = default;
+Context& Context::operator=(Context&&) noexcept = default;
+
+CudaState& Context::cuda() {
+  GN_REQUIRE(cuda_ != nullptr, "CUDA resources requested from a ", device_.str(), " context");
+  return *cuda_;
+}
+
+void Context::synchronize() {
+#if GENRENET_WITH_CUDA
+  if (cuda_) GN_CHECK_CUDA(cudaStreamSynchronize(cuda_->stream));
+#endif
+}
+
+void* Context::workspace(std::size_t bytes) {
+  const std::int64_t floats = static_cast<std::int64_t>((bytes + sizeof(float) - 1) / sizeof(float));
+  if (workspace_.numel() < floats || !workspace_.defined())
+    workspace_ = Tensor::empty(Shape{floats > 0 ? floats : 1}, device_);
+  return workspace_.data();
+}
+
+#if GENRENET_WITH_CUDA
+CudaState::CudaState(int device_index) : device(device_index) {
+  GN_CHECK_CUDA(cudaSetDevice(device));
+  // A blocking stream: it synchronises with the legacy default stream that copy_bytes uses,
+  // so a host read after a kernel always sees the kernel's result.
+  GN_CHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamDefault));
+}
+
+CudaState::~CudaState() {
+  if (cublas_) cublasDestroy(cublas_);
+  if (cudnn_) cudnnDestroy(cudnn_);
+  if (stream) cudaStreamDestroy(stream);
+}
+
+cudnnHandle_t CudaState::cudnn() {
+  if (!cudnn_) {
+    GN_CHECK_CUDNN(cudnnCreate(&cudnn_));
+    GN_CHECK_CUDNN(cudnnSetStream(cudnn_, stream));
+  }
+  return cudnn_;
+}
+
+cublasHandle_t CudaState::cublas() {
+  if (!cublas_) {
+    GN_CHECK_CUBLAS(cublasCreate(&cublas_));
+    GN_CHECK_CUBLAS(cublasSetStream(cublas_, stream));
+    // Strict FP32 (no TF32 tensor-core shortcuts), so GPU results track the CPU reference.
+    GN_CHECK_CUBLAS(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
+  }
+  return cublas_;
+}
+#endif
+
+}  // namespace gn

@@ -1,0 +1,2 @@
+// Intentionally small: layers/layer.h holds conventions only.
+#include "layers/layer.h"

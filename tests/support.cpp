@@ -1,0 +1,151 @@
+#include "tests/support.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "engine/error.h"
+
+namespace gn::test {
+namespace fs = std::filesystem;
+
+void DeviceTest::SetUp() {
+  if (GetParam() == DeviceType::CUDA) {
+    if (!cuda_available()) GTEST_SKIP() << "no CUDA device: " << cuda_unavailable_reason();
+    ctx_ = std::make_unique<Context>(Device::cuda(0));
+  } else {
+    ctx_ = std::make_unique<Context>(Device::cpu());
+  }
+}
+
+std::string device_param_name(const ::testing::TestParamInfo<DeviceType>& info) {
+  return info.param == DeviceType::CPU ? "CPU" : "CUDA";
+}
+
+bool cuda_available() {
+  static const bool available = probe_cuda().count > 0;
+  return available;
+}
+
+std::string cuda_unavailable_reason() { return probe_cuda().reason; }
+
+std::string source_dir() { return GENRENET_SOURCE_DIR; }
+
+std::string fixture_path(const std::string& name) { return source_dir() + "/tests/fixtures/" + name; }
+
+std::string shared_dir() {
+  std::error_code ec;
+  const std::string dir = GENRENET_SHARED_DIR;
+  return fs::is_directory(dir + "/seed", ec) ? dir : "";
+}
+
+namespace {
+std::vector<std::string>& temp_dirs() {
+  static std::vector<std::string> dirs;
+  static struct Cleaner {
+    ~Cleaner() {
+      std::error_code ec;
+      for (const auto& d : temp_dirs()) fs::remove_all(d, ec);
+    }
+  } cleaner;
+  return dirs;
+}
+}  // namespace
+
+std::string temp_dir(const std::string& tag) {
+  std::string pattern = (fs::temp_directory_path() / ("genrenet-" + tag + "-XXXXXX")).string();
+  char* made = mkdtemp(pattern.data());
+  if (!made) throw Error("cannot create a temporary folder for " + tag);
+  temp_dirs().push_back(made);
+  return made;
+}
+
+std::vector<float> random_values(std::int64_t n, std::uint32_t seed, float lo, float hi) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(static_cast<std::size_t>(n));
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+Tensor random_tensor(const Shape& shape, std::uint32_t seed, Device device, float lo, float hi) {
+  return Tensor::from_vector(shape, random_values(shape.numel(), seed, lo, hi), device);
+}
+
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  const auto va = a.to_vector(), vb = b.to_vector();
+  if (va.size() != vb.size()) return INFINITY;
+  double m = 0;
+  for (std::size_t i = 0; i < va.size(); ++i) {
+    const double d = std::fabs(static_cast<double>(va[i]) - vb[i]);
+    if (std::isnan(d)) return INFINITY;
+    m = std::max(m, d);
+  }
+  return m;
+}
+
+double normalized_error(const Tensor& a, const Tensor& b, double floor) {
+  const auto vb = b.to_vector();
+  double scale = floor;
+  for (float x : vb) scale = std::max(scale, static_cast<double>(std::fabs(x)));
+  return max_abs_diff(a, b) / scale;
+}
+
+void expect_close(const Tensor& actual, const Tensor& expected, double tol, const std::string& what) {
+  ASSERT_EQ(actual.shape(), expected.shape()) << what << ": shape " << actual.shape().str() << " vs "
+                                              << expected.shape().str();
+  const double err = normalized_error(actual, expected);
+  EXPECT_LE(err, tol) << what << ": normalised error " << err << " (max abs diff "
+                      << max_abs_diff(actual, expected) << ") exceeds " << tol;
+}
+
+CommandResult run_genrenet(const std::vector<std::string>& args, int timeout_seconds,
+                           const std::string& working_dir) {
+  const std::string dir = temp_dir("cmd");
+  const std::string out_path = dir + "/stdout", err_path = dir + "/stderr";
+  const pid_t pid = fork();
+  if (pid < 0) throw Error("fork failed");
+  if (pid == 0) {
+    setpgid(0, 0);
+    const int in = open("/dev/null", O_RDONLY);
+    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(in, 0);
+    dup2(out, 1);
+    dup2(err, 2);
+    if (!working_dir.empty() && chdir(working_dir.c_str()) != 0) _exit(126);
+    std::vector<char*> argv;
+    std::string binary = GENRENET_BINARY;
+    argv.push_back(binary.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    alarm(static_cast<unsigned>(timeout_seconds));  // SIGALRM ends a hung child
+    execv(binary.c_str(), argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CommandResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  auto slurp = [](const std::string& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  r.out = slurp(out_path);
+  r.err = slurp(err_path);
+  return r;
+}
+
+}  // namespace gn::test
