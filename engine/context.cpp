@@ -9,6 +9,11 @@
 
 namespace gn {
 
+#if !GENRENET_WITH_CUDA
+// A CPU-only build never creates one, but unique_ptr<CudaState> needs a complete type here.
+struct CudaState {};
+#endif
+
 CudaProbe probe_cuda() {
 #if GENRENET_WITH_CUDA
   int count = 0;  // cudaGetDeviceCount leaves it untouched on failure
