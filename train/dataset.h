@@ -45,7 +45,9 @@ bool is_audio_file_name(const std::string& name);
 DatasetScan scan_dataset(const std::string& root, const std::vector<std::string>& labels = {});
 
 struct DatasetOptions {
-  std::string cache_dir;         // "" = <root>/.genrenet-cache
+  // "" = $GENRENET_CACHE_DIR, else $XDG_CACHE_HOME/genrenet, else ~/.cache/genrenet, else
+  // ./.genrenet-cache (never the data-set folder: it may be read-only).
+  std::string cache_dir;
   bool progress = true;          // progress bar on stderr
   std::ostream* log = nullptr;   // warnings (skipped files, ...); nullptr = std::cerr
   std::int64_t batch_clips = 64; // clips per front-end call while caching
