@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "engine/error.h"
+#include "engine/strict_json.h"
 
 namespace gn {
 namespace {
@@ -55,12 +56,9 @@ SafeTensorsFile parse_safetensors(const std::string& bytes, const std::string& s
   GN_REQUIRE(header_len <= kMaxHeader && header_len <= bytes.size() - 8, source,
              ": header length ", header_len, " points past the end of the file (", bytes.size(),
              " bytes): the file is truncated or not a safetensors file");
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_len));
-  } catch (const nlohmann::json::exception& e) {
-    GN_FAIL(source, ": the safetensors header is not valid JSON (", e.what(), ")");
-  }
+  // Strict: a tensor (or metadata key) named twice is rejected, not silently resolved.
+  const nlohmann::json header = parse_json_strict(std::string_view(bytes).substr(8, header_len),
+                                                  source + ": the safetensors header");
   GN_REQUIRE(header.is_object(), source, ": the safetensors header is not a JSON object");
   const std::uint64_t data_size = bytes.size() - 8 - header_len;
   const char* data = bytes.data() + 8 + header_len;
@@ -91,7 +89,8 @@ SafeTensorsFile parse_safetensors(const std::string& bytes, const std::string& s
       GN_REQUIRE(d.is_number_unsigned() || (d.is_number_integer() && d.get<std::int64_t>() >= 0), source,
                  ": tensor '", name, "' has an invalid dimension");
       const std::uint64_t v = d.get<std::uint64_t>();
-      GN_REQUIRE(v <= (1ull << 32) && count * (v ? v : 1) <= (1ull << 34), source, ": tensor '", name,
+      // Divide rather than multiply: count * v can wrap around 2^64 and pass a product check.
+      GN_REQUIRE(v <= (1ull << 32) && (v == 0 || count <= (1ull << 34) / v), source, ": tensor '", name,
                  "' has impossible dimensions");
       count *= v;
       dims.push_back(static_cast<std::int64_t>(v));
