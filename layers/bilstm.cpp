@@ -73,6 +73,26 @@ void gemm(bool ta, bool tb, index_t m, index_t n, index_t k, const float* a, ind
               static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
 }
 
+// One time step's cell math over rows x U, unit loop vectorised. Cloned per ISA (chosen once
+// at load time): the gate math is O(N T U) but transcendental, and at 4-wide SSE2 it costs
+// as much as the recurrent GEMM. Each clone computes every element with the same formula, so
+// results do not depend on the vector width... except through FMA contraction, which ISO C++
+// mode (-std=c++20, -ffp-contract=off) does not do.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void cell_forward(const fn::LstmCellForward& cell,
+                                                                                index_t rows) {
+  for (index_t r = 0; r < rows; ++r) {
+#pragma omp simd
+    for (index_t j = 0; j < cell.units; ++j) cell.apply(r, j);
+  }
+}
+__attribute__((target_clones("avx512f", "avx2", "default"))) void cell_backward(const fn::LstmCellBackward& cell,
+                                                                                 index_t rows) {
+  for (index_t r = 0; r < rows; ++r) {
+#pragma omp simd
+    for (index_t j = 0; j < cell.units; ++j) cell.apply(r, j);
+  }
+}
+
 // Keeps `t` when it already is an owning CPU tensor of `shape`, else allocates one: buffers
 // are reused from call to call, so a steady training loop allocates nothing here.
 void ensure(Tensor& t, const Shape& shape) {
@@ -90,6 +110,7 @@ struct BiLSTM::CpuState {
   struct Direction {
     Tensor gates, c, h, dz, dxt;  // see the top of this file; dxt (T, N, In)
     Tensor dh, dc;                // (N, U) backward carries
+    Tensor zeros;                 // (N, U) the zero initial cell state
   } dir[2];
 };
 
@@ -149,6 +170,7 @@ void BiLSTM::forward(Context& ctx, const ParameterStore& store, const Tensor& x,
     ensure(dir.gates, Shape{T, N, G});
     ensure(dir.c, Shape{T, N, U});
     ensure(dir.h, Shape{T, N, U});
+    if (!dir.zeros.defined() || dir.zeros.shape() != Shape{N, U}) dir.zeros = Tensor::zeros(Shape{N, U});
   }
   const float* xt = s.xt.data();
   float* yp = y.data();
@@ -173,9 +195,10 @@ void BiLSTM::forward(Context& ctx, const ParameterStore& store, const Tensor& x,
       const index_t p = d == 0 ? t - 1 : t + 1;
       float* z = gates + t * N * G;
       if (s_ > 0) gemm(false, false, N, G, U, h + p * N * U, U, R, G, 1.0f, z, G);
-      const fn::LstmCellForward cell{z, s_ > 0 ? c + p * N * U : nullptr, c + t * N * U, h + t * N * U,
-                                     seq ? yp + t * 2 * U + d * U : nullptr, U, G, U, U, T * 2 * U};
-      for (index_t k = 0; k < N * U; ++k) cell(k);
+      // Last-state mode has no per-step output: the cell writes h twice instead of branching.
+      const fn::LstmCellForward cell{z, s_ > 0 ? c + p * N * U : dir.zeros.data(), c + t * N * U, h + t * N * U,
+                                     seq ? yp + t * 2 * U + d * U : h + t * N * U, U, G, U, U, seq ? T * 2 * U : U};
+      cell_forward(cell, N);
     }
     if (!seq) {  // last state: fwd at t = T-1, bwd at t = 0
       const float* hl = h + (d == 0 ? T - 1 : 0) * N * U;
@@ -240,8 +263,8 @@ void BiLSTM::backward(Context& ctx, ParameterStore& store, const Tensor& x, cons
       }
       if (s_ < T - 1) gemm(false, true, N, U, G, dz + nx * N * G, G, R, G, 1.0f, dh, U);
       const fn::LstmCellBackward cell{dz + t * N * G, dc, dh, gates + t * N * G, c + t * N * U,
-                                      s_ > 0 ? c + p * N * U : nullptr, U, G, U, U};
-      for (index_t k = 0; k < N * U; ++k) cell(k);
+                                      s_ > 0 ? c + p * N * U : dir.zeros.data(), U, G, U, U};
+      cell_backward(cell, N);
     }
     // Weight gradients over all steps at once.
     gemm(true, false, In, G, T * N, xt, In, dz, G, 0.0f, dW, G);  // dW = xt^T dz
