@@ -9,6 +9,8 @@
 #include <map>
 #include <set>
 
+#include <unistd.h>
+
 #include "engine/error.h"
 #include "train/audio.h"
 #include "train/progress.h"
@@ -33,7 +35,8 @@ DatasetScan scan_dataset(const std::string& root, const std::vector<std::string>
   DatasetScan scan;
   scan.root = root;
   std::map<std::string, std::vector<std::string>> files;  // label -> sorted file names
-  ProgressBar bar("scanning " + root, 0, "files");
+  // Only on a terminal: a scan takes a moment even for GTZAN, not worth a log line.
+  ProgressBar bar("scanning " + root, 0, "files", isatty(fileno(stderr)) ? stderr : nullptr);
   for (const auto& dir : fs::directory_iterator(root, ec)) {
     if (!dir.is_directory()) continue;
     const std::string label = dir.path().filename().string();
