@@ -9,8 +9,10 @@
 
 #include "engine/error.h"
 #include "engine/safetensors.h"
+#include "layers/frontend.h"
 #include "tests/support.h"
 #include "train/checkpoint.h"
+#include "train/clips.h"
 #include "train/keras_import.h"
 
 namespace gn {
@@ -135,8 +137,14 @@ TEST_F(KerasImport, EveryTensorEqualsTheHdf5Value) {
   for (const TensorSpec& s : rcnn_tensor_specs(c.config)) EXPECT_EQ(c.tensors.at(s.name).shape(), s.shape) << s.name;
   EXPECT_EQ(c.labels, (std::vector<std::string>{"disco", "reggae", "pop", "metal", "jazz", "hiphop", "country",
                                                 "rock", "classical", "blues"}));
-  EXPECT_EQ(nlohmann::json::parse(c.frontend_json)["name"], "seed");
-  EXPECT_EQ(nlohmann::json::parse(c.clip_scheme_json)["kind"], "reference");
+  // What the predictor reads back: the seed front-end and the reference clip scheme.
+  const FrontendConfig frontend = FrontendConfig::from_json(nlohmann::json::parse(c.frontend_json));
+  EXPECT_EQ(frontend.name, "seed");
+  EXPECT_EQ(frontend.seed_fft_size, 32700);
+  EXPECT_EQ(frontend.n_fft, 1024);
+  EXPECT_EQ(frontend.seed_hop, 256);
+  EXPECT_EQ(frontend.frames, 128);
+  EXPECT_TRUE(ClipScheme::from_json(nlohmann::json::parse(c.clip_scheme_json)) == ClipScheme::reference());
 }
 
 TEST_F(KerasImport, CommandWritesALoadableCheckpoint) {

@@ -12,6 +12,8 @@
 #include "engine/error.h"
 #include "engine/safetensors.h"
 #include "engine/strict_json.h"
+#include "layers/frontend.h"
+#include "train/clips.h"
 
 namespace gn {
 
@@ -49,14 +51,9 @@ std::vector<TensorSpec> rcnn_tensor_specs(const ModelConfig& config) {
 std::vector<std::string> reference_labels() {
   return {"disco", "reggae", "pop", "metal", "jazz", "hiphop", "country", "rock", "classical", "blues"};
 }
-// Written out here rather than through FrontendConfig / ClipScheme so the importer does not
-// depend on the audio code; the formats are theirs (FrontendConfig::to_json of
-// FrontendConfig::seed(), ClipScheme::to_json of ClipScheme::reference()) and
-// test_keras_import checks that their from_json reads these texts back as seed / reference.
-std::string seed_frontend_json() {
-  return R"({"fft_size":32700,"frames":128,"hop":256,"n_fft":1024,"name":"seed"})";
-}
-std::string reference_clip_scheme_json() { return R"({"kind":"reference"})"; }
+// The audio code owns these formats; the predictor reads them back with from_json.
+std::string seed_frontend_json() { return FrontendConfig::seed().to_json().dump(); }
+std::string reference_clip_scheme_json() { return ClipScheme::reference().to_json().dump(); }
 
 // =============================================================================================
 // model.json: the architecture
