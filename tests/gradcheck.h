@@ -44,6 +44,14 @@ struct GradCheck {
   // two one-sided differences disagree by more than this are skipped (and counted).
   double kink_tolerance = 0.05;
   std::uint32_t seed = 1234;
+  // Whole-model checks cross ReLU and max-pool kinks that the one-sided test above cannot
+  // always see (many units, each a small kink). Such a check may allow a fraction of elements
+  // between `threshold` and `outlier_threshold`; anything beyond outlier_threshold, or more
+  // outliers than allowed, still fails. Wiring mistakes (a missing branch, a wrong sign, a
+  // swapped tensor) give O(1) errors on most elements, so they are still caught. Layer-level
+  // checks keep the defaults: no outliers.
+  double outlier_threshold = 0.0;  // 0 = same as threshold
+  double max_outlier_fraction = 0.0;
 
   struct Target {
     std::string name;
@@ -90,7 +98,8 @@ struct GradCheck {
         std::shuffle(idx.begin(), idx.end(), rng);
         idx.resize(max_checks_per_tensor);
       }
-      int failures = 0;
+      int failures = 0, outliers = 0;
+      const double hard = std::max(threshold, outlier_threshold);
       for (std::int64_t i : idx) {
         const float original = get(tg.value, i);
         set(tg.value, i, original + step);
@@ -106,12 +115,19 @@ struct GradCheck {
         }
         const double a = analytic[t][i];
         const double scale = std::max({std::fabs(a), std::fabs(numeric), 1.0});
-        if (std::fabs(a - numeric) / scale > threshold && ++failures <= 5 && report) {
+        const double rel = std::fabs(a - numeric) / scale;
+        if (rel > threshold && rel <= hard) {
+          ++outliers;
+          continue;
+        }
+        if (rel > threshold && ++failures <= 5 && report) {
           ADD_FAILURE() << tg.name << "[" << i << "]: analytic " << a << " vs numeric " << numeric
                         << " (relative " << std::fabs(a - numeric) / scale << " > " << threshold << ")";
         }
       }
-      if (report) EXPECT_EQ(failures, 0) << tg.name << ": " << failures << " of " << idx.size() << " elements wrong";
+      if (outliers > max_outlier_fraction * static_cast<double>(idx.size())) failures += outliers;
+      if (report) EXPECT_EQ(failures, 0) << tg.name << ": " << failures << " of " << idx.size() << " elements wrong"
+                                         << " (" << outliers << " between " << threshold << " and " << hard << ")";
       total_failures += failures;
     }
     // A check that skipped most points as kinks proves nothing.
