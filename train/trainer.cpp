@@ -1,0 +1,481 @@
+#include "train/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "engine/context.h"
+#include "engine/error.h"
+#include "engine/safetensors.h"
+#include "kernels/philox.h"
+#include "layers/frontend.h"
+#include "layers/model_config.h"
+#include "layers/rcnn.h"
+#include "layers/softmax_xent.h"
+#include "train/adam.h"
+#include "train/checkpoint.h"
+#include "train/clips.h"
+#include "train/dataset.h"
+#include "train/progress.h"
+#include "train/report.h"
+#include "train/split.h"
+#include "train/step_metrics.h"
+
+namespace gn {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Philox stream of the epoch shuffle (the model's dropout layers use 100..300).
+constexpr std::uint32_t kShuffleStream = 1000;
+// Files whose presence means RUN_DIR already holds a run.
+const char* const kRunFiles[] = {"last.safetensors", "best.safetensors", "metrics.json", "report.html"};
+
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+// The settings that must not change across --resume (they decide the split, the batches and
+// the random streams), as stored in the checkpoint's "training" metadata.
+nlohmann::json identity_settings(const TrainOptions& o) {
+  return {{"frontend", o.frontend}, {"split", o.split}, {"batch", o.batch},
+          {"seed", std::to_string(o.seed)}, {"model", o.model}, {"clip_seconds", o.clip_seconds}};
+}
+
+struct Prepared {
+  Device device;
+  std::vector<std::string> labels;
+  ModelConfig config;
+  FrontendConfig frontend;
+  ClipScheme clips;
+  SplitConfig split;
+  std::optional<Checkpoint> resume_from;  // last.safetensors when resuming
+  int start_epoch = 0;                    // epochs already finished
+  double best_val_loss = std::numeric_limits<double>::infinity();
+  int best_epoch = 0;
+  std::vector<EpochMetrics> history;
+};
+
+SplitConfig parse_split(const std::string& text, std::uint64_t seed) {
+  SplitConfig s;
+  s.seed = seed;
+  if (text == "song" || text == "clip") {
+    s.kind = SplitConfig::parse_kind(text);
+    return s;
+  }
+  // TRAIN,VAL[,TEST]: list files.
+  std::vector<std::string> parts;
+  std::stringstream ss(text);
+  for (std::string p; std::getline(ss, p, ',');) parts.push_back(p);
+  GN_REQUIRE(parts.size() == 2 || parts.size() == 3,
+             "invalid --split '", text, "': expected song, clip or TRAIN_LIST,VAL_LIST[,TEST_LIST]");
+  for (const std::string& p : parts)
+    GN_REQUIRE(p.empty() || fs::is_regular_file(p), "--split: list file '", p, "' does not exist");
+  GN_REQUIRE(!parts[0].empty(), "--split: the training list is required");
+  s.kind = SplitConfig::Kind::List;
+  s.train_list = parts[0];
+  s.val_list = parts[1];
+  s.test_list = parts.size() == 3 ? parts[2] : "";
+  return s;
+}
+
+// Everything that can be checked before a byte is written or a song decoded.
+Prepared prepare(const TrainOptions& o, std::ostream& log) {
+  GN_REQUIRE(!o.data_dir.empty(), "--data is required: a folder with one sub-folder of songs per genre");
+  GN_REQUIRE(o.frontend == "logstft" || o.frontend == "seed", "invalid --frontend '", o.frontend,
+             "': expected logstft or seed");
+  GN_REQUIRE(o.model == "reference" || o.model == "tiny", "invalid --model '", o.model,
+             "': expected reference or tiny");
+  GN_REQUIRE(o.epochs >= 1, "--epochs must be at least 1, got ", o.epochs);
+  GN_REQUIRE(o.batch >= 1, "--batch must be at least 1, got ", o.batch);
+  GN_REQUIRE(std::isfinite(o.lr) && o.lr > 0, "--lr must be a positive number, got ", o.lr);
+  GN_REQUIRE(o.clip_seconds >= 0 && o.clip_seconds <= 600, "--clip-seconds must be in [0, 600], got ",
+             o.clip_seconds);
+  GN_REQUIRE(!o.out_dir.empty(), "--out must name a folder");
+
+  Prepared p;
+  p.split = parse_split(o.split, o.seed);
+  int ordinal = 0;
+  const DeviceRequest request = parse_device_request(o.device, &ordinal);
+
+  // The run folder: a new run never writes into a folder that holds one; a resumed run needs
+  // its last checkpoint. The folder must be writable (checked with a probe file, removed).
+  std::error_code ec;
+  const fs::path out(o.out_dir);
+  if (fs::exists(out, ec)) {
+    GN_REQUIRE(fs::is_directory(out, ec), "--out ", o.out_dir, " exists and is not a folder");
+    if (!o.resume)
+      for (const char* f : kRunFiles)
+        GN_REQUIRE(!fs::exists(out / f, ec), "--out ", o.out_dir, " already holds a run (", f,
+                   "); pass --resume to continue it or choose another --out");
+  }
+  if (o.resume) {
+    const fs::path last = out / "last.safetensors";
+    GN_REQUIRE(fs::exists(last, ec), "--resume: ", last.string(),
+               " does not exist (nothing to resume; run without --resume to start)");
+    try {
+      p.resume_from = load_checkpoint(last.string());
+    } catch (const Error& e) {
+      GN_FAIL("--resume: cannot use ", last.string(), ": ", e.what());
+    }
+    GN_REQUIRE(p.resume_from->has_optimizer_state(), "--resume: ", last.string(),
+               " has no optimiser state (it is not a training checkpoint)");
+  }
+  p.device = select_device(request, ordinal, &log);
+
+  // Labels: the genre folders, at least two.
+  const DatasetScan scan = scan_dataset(o.data_dir);
+  GN_REQUIRE(scan.labels.size() >= 2, "data set ", o.data_dir, ": found only one genre ('", scan.labels[0],
+             "'); training a classifier needs at least two genre folders");
+  p.labels = scan.labels;
+
+  p.frontend = o.frontend == "seed" ? FrontendConfig::seed() : FrontendConfig::logstft();
+  p.config = o.model == "tiny" ? ModelConfig::tiny() : ModelConfig{};
+  if (o.model == "tiny") {  // a 16 x 36 picture: 16 frames of a 70-point STFT
+    p.frontend.n_fft = 2 * (p.config.freq_bins - 1);
+    p.frontend.frames = static_cast<int>(p.config.time_frames);
+  }
+  p.config.classes = static_cast<int>(p.labels.size());
+  p.config.validate();
+  p.clips = o.clip_seconds > 0 ? ClipScheme::fixed(o.clip_seconds, 0.5)
+            : o.frontend == "seed" ? ClipScheme::reference()
+                                   : ClipScheme::fixed(3.0, 0.5);
+
+  if (p.resume_from) {
+    const Checkpoint& c = *p.resume_from;
+    const std::string last = (out / "last.safetensors").string();
+    GN_REQUIRE(c.config == p.config, "--resume: ", last,
+               " holds a model of another configuration than this run builds (checkpoint: ",
+               c.config.to_json().dump(), "; this run: ", p.config.to_json().dump(), ")");
+    GN_REQUIRE(c.labels == p.labels, "--resume: ", last, " was trained on other genres than ", o.data_dir,
+               " holds");
+    nlohmann::json training;
+    try {
+      training = nlohmann::json::parse(c.training_json);
+    } catch (const nlohmann::json::exception&) {
+      GN_FAIL("--resume: ", last, " has no readable training state (not written by genrenet train?)");
+    }
+    GN_REQUIRE(training.is_object() && training.contains("epoch") && training.contains("settings"), "--resume: ",
+               last, " has no training state (not written by genrenet train?)");
+    const nlohmann::json want = identity_settings(o), have = training.at("settings");
+    for (const auto& [key, value] : want.items())
+      GN_REQUIRE(have.contains(key) && have.at(key) == value, "--resume: ", last, " was trained with ", key, " ",
+                 have.contains(key) ? have.at(key).dump() : "(unset)", ", not ", value.dump(),
+                 "; resume with the same settings");
+    p.start_epoch = training.at("epoch").get<int>();
+    if (training.contains("best_val_loss") && training.at("best_val_loss").is_number())
+      p.best_val_loss = training.at("best_val_loss").get<double>();
+    p.best_epoch = training.value("best_epoch", 0);
+    p.frontend = FrontendConfig::from_json(nlohmann::json::parse(c.frontend_json));
+    // The history up to the checkpoint's epoch (a later row is an epoch that was cut short).
+    const fs::path mj = out / "metrics.json";
+    if (fs::exists(mj, ec))
+      for (const EpochMetrics& m : parse_metrics_json(read_file(mj.string()), mj.string()))
+        if (m.epoch <= p.start_epoch) p.history.push_back(m);
+  }
+  // Only now, with every input checked, is the run folder created.
+  fs::create_directories(out, ec);
+  GN_REQUIRE(!ec && fs::is_directory(out), "--out ", o.out_dir, ": cannot create the folder (",
+             ec ? ec.message() : "not a folder", ")");
+  {
+    const fs::path probe = out / ".genrenet-write-test";
+    std::ofstream f(probe);
+    f << "ok";
+    f.close();
+    const bool ok = f.good() && fs::exists(probe, ec);
+    fs::remove(probe, ec);
+    GN_REQUIRE(ok, "--out ", o.out_dir, ": the folder is not writable");
+  }
+
+  return p;
+}
+
+std::vector<float> one_hot(const std::vector<int>& labels, int classes) {
+  std::vector<float> v(labels.size() * classes, 0.0f);
+  for (std::size_t i = 0; i < labels.size(); ++i) v[i * classes + labels[i]] = 1.0f;
+  return v;
+}
+
+struct Batch {
+  Tensor x;       // (n, T, F, 1) on the device, normalised
+  Tensor onehot;  // (n, classes) on the device
+  std::vector<int> labels;
+};
+
+void load_batch(Context& ctx, Batch& b, const Dataset& data, const FrontendConfig& frontend,
+                const std::vector<std::int64_t>& order, std::size_t begin, std::size_t count, int classes) {
+  Tensor host = Tensor::empty(Shape{static_cast<std::int64_t>(count), data.frames(), data.bins(), 1});
+  data.gather(host, b.labels, order, begin, count);
+  b.x = ctx.is_cuda() ? host.to(ctx.device()) : host;
+  normalize_spectrograms(ctx, b.x, frontend);
+  b.onehot = Tensor::from_vector(Shape{static_cast<std::int64_t>(count), classes}, one_hot(b.labels, classes),
+                                 ctx.device());
+}
+
+struct Evaluation {
+  double loss = std::numeric_limits<double>::quiet_NaN();
+  double accuracy = std::numeric_limits<double>::quiet_NaN();
+  std::vector<float> probs;  // (clips, classes) when kept
+  std::vector<int> labels;
+};
+
+// Inference mode over `clips` (no dropout, moving BN statistics).
+Evaluation evaluate(Context& ctx, RCNN& model, const Dataset& data, const FrontendConfig& frontend,
+                    const std::vector<std::int64_t>& clips, int batch, bool keep_probs, const std::string& what,
+                    bool progress) {
+  Evaluation e;
+  if (clips.empty()) return e;
+  const int classes = model.config().classes;
+  double loss_sum = 0;
+  std::int64_t correct = 0;
+  Batch b;
+  Tensor probs, dlogits;
+  std::optional<ProgressBar> bar;
+  if (progress) bar.emplace(what, static_cast<std::int64_t>(clips.size()), "clips");
+  for (std::size_t begin = 0; begin < clips.size(); begin += batch) {
+    const std::size_t count = std::min<std::size_t>(batch, clips.size() - begin);
+    load_batch(ctx, b, data, frontend, clips, begin, count, classes);
+    const Tensor& logits = model.forward(ctx, b.x, Mode::Infer);
+    probs = Tensor::empty(logits.shape(), ctx.device());
+    dlogits = Tensor::empty(logits.shape(), ctx.device());
+    loss_sum += softmax_cross_entropy(ctx, probs, dlogits, logits, b.onehot) * static_cast<double>(count);
+    correct += count_correct(ctx, probs, b.onehot);
+    if (keep_probs) {
+      const std::vector<float> p = probs.to_vector();
+      e.probs.insert(e.probs.end(), p.begin(), p.end());
+      e.labels.insert(e.labels.end(), b.labels.begin(), b.labels.end());
+    }
+    if (bar) bar->advance(static_cast<std::int64_t>(count));
+  }
+  if (bar) bar->finish();
+  e.loss = loss_sum / static_cast<double>(clips.size());
+  e.accuracy = static_cast<double>(correct) / static_cast<double>(clips.size());
+  return e;
+}
+
+std::string json_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v).dump() : "null"; }
+
+}  // namespace
+
+std::vector<std::int64_t> shuffled_order(std::int64_t n, std::uint64_t seed, std::uint64_t epoch) {
+  std::vector<std::int64_t> order(n);
+  for (std::int64_t i = 0; i < n; ++i) order[i] = i;
+  // Fisher-Yates from the back; the swap partner of position i is the i-th Philox word of
+  // (seed, epoch, kShuffleStream) scaled to [0, i] (multiply-shift: no modulo bias worth
+  // noticing for n << 2^32).
+  for (std::int64_t i = n - 1; i > 0; --i) {
+    const Philox4x32 r = philox_block(seed, epoch, kShuffleStream, static_cast<std::uint64_t>(i) >> 2);
+    const std::uint32_t word = r.v[i & 3];
+    const auto j = static_cast<std::int64_t>((static_cast<std::uint64_t>(word) * static_cast<std::uint64_t>(i + 1)) >> 32);
+    std::swap(order[i], order[j]);
+  }
+  return order;
+}
+
+TrainResult run_training(const TrainOptions& o, std::ostream& log) {
+  Prepared p = prepare(o, log);
+  const fs::path out(o.out_dir);
+  const auto run_start = std::chrono::steady_clock::now();
+  Context ctx(p.device);
+  const int classes = p.config.classes;
+
+  // Data: decode, cut, transform, cache; split; front-end statistics from the training side.
+  DatasetOptions dopt;
+  dopt.cache_dir = o.cache_dir;
+  dopt.progress = o.progress;
+  dopt.log = &log;
+  const DatasetScan scan = scan_dataset(o.data_dir);
+  Dataset data = Dataset::build(ctx, scan, p.clips, p.frontend, dopt);
+  GN_REQUIRE(data.num_clips() > 0, "data set ", o.data_dir, ": no usable clips (every song failed to decode or is ",
+             "shorter than one clip)");
+  const Split split = make_split(data, p.split, &log);
+  if (!p.resume_from) data.fit_normalization(p.frontend, split.train);
+
+  RCNN model(p.config, p.device);
+  Adam adam(model.store().params(), AdamOptions{static_cast<float>(o.lr)});
+  if (p.resume_from) {
+    load_into_store(*p.resume_from, model.store());
+    adam.restore(p.resume_from->tensors.at(kOptimizerM), p.resume_from->tensors.at(kOptimizerV),
+                 std::stoll(nlohmann::json::parse(p.resume_from->training_json).at("step").get<std::string>()));
+    p.resume_from.reset();
+  } else {
+    model.init(o.seed);
+  }
+
+  const std::string clip_json = p.clips.to_json().dump(), frontend_json = p.frontend.to_json().dump();
+  std::vector<std::pair<std::string, std::string>> settings = {
+      {"data", o.data_dir},
+      {"genres", [&] {
+         std::string s;
+         for (const auto& l : p.labels) s += (s.empty() ? "" : ", ") + l;
+         return s;
+       }()},
+      {"front-end", o.frontend + (p.frontend.normalized() ? " (standardised per bin, training statistics)" : "")},
+      {"clips", p.clips.str()},
+      {"split", p.split.str()},
+      {"train / val / test clips", std::to_string(split.train.size()) + " / " + std::to_string(split.val.size()) +
+                                       " / " + std::to_string(split.test.size())},
+      {"model", o.model + " (" + std::to_string(model.store().num_params()) + " parameters)"},
+      {"optimiser", "Adam (Keras): lr " + fixed(o.lr, 4) + ", beta1 0.9, beta2 0.999, eps 1e-7"},
+      {"loss", "categorical cross-entropy"},
+      {"epochs", std::to_string(o.epochs)},
+      {"batch", std::to_string(o.batch)},
+      {"seed", std::to_string(o.seed)},
+      {"device", p.device.str()},
+      {"run folder", o.out_dir},
+  };
+  log << "training on " << p.device.str() << ": " << split.train.size() << " training clips, " << split.val.size()
+      << " validation, " << split.test.size() << " test; " << p.labels.size() << " genres; "
+      << model.store().num_params() << " parameters\n";
+  if (p.start_epoch > 0)
+    log << "resuming " << o.out_dir << " after epoch " << p.start_epoch << " (step " << adam.t() << ")\n";
+
+  // One checkpoint holds everything a resume needs.
+  auto make_checkpoint = [&](int epoch) {
+    Checkpoint c = checkpoint_from_store(model.store(), p.config, p.labels);
+    c.frontend_json = frontend_json;
+    c.clip_scheme_json = clip_json;
+    nlohmann::json training = {{"epoch", epoch},
+                               {"step", std::to_string(adam.t())},
+                               {"best_epoch", p.best_epoch},
+                               {"settings", identity_settings(o)},
+                               {"lr", o.lr},
+                               {"data", o.data_dir}};
+    training["best_val_loss"] = nlohmann::json::parse(json_or_null(p.best_val_loss));
+    c.training_json = training.dump();
+    return c;
+  };
+
+  Batch b;
+  Tensor probs, dlogits;
+  for (int epoch = p.start_epoch + 1; epoch <= o.epochs; ++epoch) {
+    const auto epoch_start = std::chrono::steady_clock::now();
+    const std::vector<std::int64_t> perm = shuffled_order(static_cast<std::int64_t>(split.train.size()), o.seed,
+                                                          static_cast<std::uint64_t>(epoch));
+    std::vector<std::int64_t> order(perm.size());
+    for (std::size_t i = 0; i < perm.size(); ++i) order[i] = split.train[perm[i]];
+
+    double loss_sum = 0;
+    std::int64_t correct = 0, seen = 0;
+    const std::int64_t steps = (static_cast<std::int64_t>(order.size()) + o.batch - 1) / o.batch;
+    std::optional<ProgressBar> bar;
+    if (o.progress)
+      bar.emplace("epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs),
+                  static_cast<std::int64_t>(order.size()), "clips");
+    for (std::int64_t s = 0; s < steps; ++s) {
+      const std::size_t begin = static_cast<std::size_t>(s) * o.batch;
+      const std::size_t count = std::min<std::size_t>(o.batch, order.size() - begin);
+      load_batch(ctx, b, data, p.frontend, order, begin, count, classes);
+      const Tensor& logits = model.forward(ctx, b.x, Mode::Train, RandomStep{o.seed, static_cast<std::uint64_t>(adam.t())});
+      if (!probs.defined() || probs.shape() != logits.shape()) {
+        probs = Tensor::empty(logits.shape(), ctx.device());
+        dlogits = Tensor::empty(logits.shape(), ctx.device());
+      }
+      const double loss = softmax_cross_entropy(ctx, probs, dlogits, logits, b.onehot);
+      GN_REQUIRE(std::isfinite(loss), "training stopped: the loss became ", std::isnan(loss) ? "NaN" : "infinite",
+                 " at epoch ", epoch, ", step ", s + 1, " of ", steps, " (global step ", adam.t() + 1,
+                 "); try a smaller --lr. The last good checkpoint is ",
+                 epoch > 1 ? (out / "last.safetensors").string() + " (epoch " + std::to_string(epoch - 1) + ")"
+                           : std::string("none (it diverged in the first epoch)"));
+      correct += count_correct(ctx, probs, b.onehot);
+      loss_sum += loss * static_cast<double>(count);
+      seen += static_cast<std::int64_t>(count);
+      model.backward(ctx, dlogits);
+      adam.step(ctx, model.store().params(), model.store().grads());
+      if (bar)
+        bar->advance(static_cast<std::int64_t>(count),
+                     "step " + std::to_string(s + 1) + "/" + std::to_string(steps) + " loss " +
+                         fixed(loss_sum / seen, 4) + " acc " + fixed(100.0 * correct / seen, 1) + "%");
+    }
+    const double train_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    if (bar) bar->finish();
+    const Evaluation val =
+        evaluate(ctx, model, data, p.frontend, split.val, o.batch, false, "validation", o.progress);
+
+    EpochMetrics m;
+    m.epoch = epoch;
+    m.train_loss = loss_sum / static_cast<double>(seen);
+    m.train_accuracy = static_cast<double>(correct) / static_cast<double>(seen);
+    m.val_loss = val.loss;
+    m.val_accuracy = val.accuracy;
+    m.lr = o.lr;
+    m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    m.clips_per_second = train_seconds > 0 ? static_cast<double>(seen) / train_seconds : 0;
+    p.history.push_back(m);
+
+    // Best by validation loss (by training loss when there is no validation side).
+    const double criterion = std::isfinite(val.loss) ? val.loss : m.train_loss;
+    const bool improved = criterion < p.best_val_loss;
+    if (improved) {
+      p.best_val_loss = criterion;
+      p.best_epoch = epoch;
+    }
+    // Order matters for a kill at any moment: metrics, then best, then last (the resume point),
+    // so whatever last.safetensors says is finished has its metrics and best already on disk.
+    write_metrics_files(o.out_dir, p.history);
+    const Checkpoint c = make_checkpoint(epoch);
+    Checkpoint with_state = c;
+    with_state.tensors[kOptimizerM] = adam.m().to(Device::cpu());
+    with_state.tensors[kOptimizerV] = adam.v().to(Device::cpu());
+    const std::string bytes = serialize_checkpoint(with_state);
+    if (improved) write_file_atomically((out / "best.safetensors").string(), bytes);
+    write_file_atomically((out / "last.safetensors").string(), bytes);
+
+    log << "epoch " << epoch << "/" << o.epochs << "  train loss " << fixed(m.train_loss, 4) << " acc "
+        << fixed(100 * m.train_accuracy, 1) << "%";
+    if (std::isfinite(m.val_loss))
+      log << "  val loss " << fixed(m.val_loss, 4) << " acc " << fixed(100 * m.val_accuracy, 1) << "%";
+    log << "  " << fixed(m.seconds, 1) << " s  " << fixed(m.clips_per_second, 1) << " clips/s"
+        << (improved ? "  * best" : "") << "\n";
+    log.flush();
+  }
+
+  // Test: the best checkpoint (lowest validation loss), clip and song level.
+  TrainResult result;
+  result.out_dir = o.out_dir;
+  result.epochs_done = std::max(p.start_epoch, o.epochs);
+  result.best_epoch = p.best_epoch;
+  result.history = p.history;
+  const fs::path best = out / "best.safetensors";
+  if (!split.test.empty() && fs::exists(best)) {
+    load_into_store(load_checkpoint(best.string()), model.store());
+    const Evaluation test =
+        evaluate(ctx, model, data, p.frontend, split.test, o.batch, true, "test", o.progress);
+    std::vector<std::int64_t> clip_songs;
+    for (std::int64_t c : split.test) clip_songs.push_back(data.clip_song(c));
+    result.test = evaluate_predictions(p.labels, test.probs, test.labels, clip_songs, test.loss);
+    write_file_atomically((out / "test_results.json").string(), test_results_json(*result.test));
+    log << "test (best epoch " << p.best_epoch << "): clip accuracy " << fixed(100 * result.test->clip_accuracy(), 1)
+        << "% of " << result.test->clips << " clips; song accuracy " << fixed(100 * result.test->song_accuracy(), 1)
+        << "% (mean of clip probabilities), " << fixed(100 * result.test->song_vote_accuracy(), 1)
+        << "% (majority vote) of " << result.test->songs << " songs\n";
+  } else if (split.test.empty()) {
+    log << "no test split: nothing to evaluate\n";
+  }
+
+  ReportData report;
+  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+  report.status = "trained " + std::to_string(p.history.size()) + " epoch" + (p.history.size() == 1 ? "" : "s") +
+                  " on " + p.device.str() + (p.best_epoch > 0 ? "; best epoch " + std::to_string(p.best_epoch) : "") +
+                  "; this session took " + format_duration(total);
+  report.settings = settings;
+  report.epochs = p.history;
+  report.best_epoch = p.best_epoch;
+  report.test = result.test;
+  result.report_path = (out / "report.html").string();
+  write_report(result.report_path, report);
+  log << "report: " << result.report_path << "\n";
+  return result;
+}
+
+}  // namespace gn

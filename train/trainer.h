@@ -1,0 +1,65 @@
+// The training loop behind `genrenet train` and `genrenet demo` (issue 6): data set -> split
+// -> front-end statistics -> RCNN + Adam (Keras semantics) -> epochs -> best / last checkpoints,
+// metrics files, test evaluation at clip and song level, report.html.
+//
+// Reproducibility: every random choice is keyed by the seed: the split (seed), the
+// initialisation (seed), the shuffle of epoch e (Philox (seed, e)), the dropout masks of
+// global step t (Philox (seed, t)). So a resumed run needs only the last finished epoch's
+// checkpoint (parameters, BN statistics, Adam m / v / t) to continue bit-identically on the CPU.
+//
+// RUN_DIR after a run:
+//   last.safetensors   every epoch, with the optimiser state (what --resume continues from)
+//   best.safetensors   whenever the validation loss improves (the model the test set scores)
+//   metrics.csv / metrics.json   one row per finished epoch
+//   test_results.json  clip / song (mean, vote) accuracy, per-genre P/R/F1, confusion matrices
+//   report.html        the self-contained report (train/report.h)
+// Every file is written to a temporary name, flushed and renamed.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "train/metrics_log.h"
+
+namespace gn {
+
+struct TrainOptions {
+  std::string data_dir;              // one sub-folder per genre
+  std::string frontend = "logstft";  // logstft | seed
+  // song | clip | TRAIN_LIST,VAL_LIST[,TEST_LIST] (files of "<genre>/<file>" lines)
+  std::string split = "song";
+  int epochs = 70;
+  int batch = 32;
+  double lr = 0.005;
+  std::string device = "auto";       // auto | cpu | cuda | cuda:N
+  std::uint64_t seed = 1;
+  std::string out_dir = "run";
+  bool resume = false;
+  std::string model = "reference";   // reference (DESIGN.md) | tiny (16 x 36 inputs, for tests)
+  double clip_seconds = 0;           // 0: the front-end's default (logstft 3 s, seed: reference)
+  std::string cache_dir;             // spectrogram cache; "" = the data set's default
+  bool progress = true;              // progress bars on stderr
+};
+
+struct TrainResult {
+  std::string out_dir;
+  std::string report_path;
+  int epochs_done = 0;
+  int best_epoch = 0;
+  std::vector<EpochMetrics> history;
+  std::optional<TestResults> test;
+};
+
+// Validates everything a user can get wrong before writing anything, then trains. Summary
+// lines go to `log` (progress bars to stderr). Throws gn::Error with one clear message on bad
+// input, on a non-finite loss (naming the step; the last good checkpoint is kept) and on I/O
+// failures.
+TrainResult run_training(const TrainOptions& options, std::ostream& log);
+
+// The Philox-keyed permutation of [0, n) used as epoch `epoch`'s order (Fisher-Yates).
+std::vector<std::int64_t> shuffled_order(std::int64_t n, std::uint64_t seed, std::uint64_t epoch);
+
+}  // namespace gn
