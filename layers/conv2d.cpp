@@ -103,6 +103,7 @@ void Conv2D::backward(Context& ctx, ParameterStore& store, Tensor* dx, const Ten
   check_io(x, &dy, "output gradient");
   if (relu) check_io(x, &y, "output");
   if (dx) check_shape(name, "input gradient", dx->shape(), x.shape());
+  if (dx) ops::check_same(name.c_str(), ctx, *dx, x);
   const Tensor k = store.param(name + ".kernel");
   Tensor dk = store.grad(name + ".kernel"), db = store.grad(name + ".bias");
   check_params(name, k, db, *this);

@@ -1,0 +1,72 @@
+// Max pooling with window = stride (Keras MaxPooling2D(pool_size) with padding "valid"): the
+// output is floor(in / window) and trailing rows/columns that do not fill a window are dropped.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/common.h"
+
+namespace gn {
+
+struct PoolGeom {
+  index_t n, h, w, c;  // input (N, H, W, C)
+  index_t oh, ow;      // floor(h / ph), floor(w / pw)
+  int ph, pw;
+};
+
+}  // namespace gn
+
+namespace gn::fn {
+
+// y (N, OH, OW, C) = window maxima; argmax (same shape, optional) = the flat input index of the
+// first maximum in row-major window order (ties go to the earliest element).
+struct MaxPoolForward {
+  float* y;
+  std::int32_t* argmax;  // may be null
+  const float* x;
+  PoolGeom g;
+  GN_HD void operator()(index_t i) const {
+    index_t t = i;
+    const index_t c = t % g.c; t /= g.c;
+    const index_t ox = t % g.ow; t /= g.ow;
+    const index_t oy = t % g.oh;
+    const index_t n = t / g.oh;
+    index_t best = ((n * g.h + oy * g.ph) * g.w + ox * g.pw) * g.c + c;
+    float m = x[best];
+    for (int dy = 0; dy < g.ph; ++dy)
+      for (int dx = 0; dx < g.pw; ++dx) {
+        const index_t j = ((n * g.h + oy * g.ph + dy) * g.w + ox * g.pw + dx) * g.c + c;
+        if (x[j] > m) {
+          m = x[j];
+          best = j;
+        }
+      }
+    y[i] = m;
+    if (argmax) argmax[i] = static_cast<std::int32_t>(best);
+  }
+};
+
+// dx (N, H, W, C): each input element receives dy of its window when it was that window's
+// argmax, else 0 (also for the dropped trailing rows/columns). A gather: deterministic.
+struct MaxPoolBackward {
+  float* dx;
+  const float* dy;
+  const std::int32_t* argmax;
+  PoolGeom g;
+  GN_HD void operator()(index_t i) const {
+    index_t t = i;
+    const index_t c = t % g.c; t /= g.c;
+    const index_t ix = t % g.w; t /= g.w;
+    const index_t iy = t % g.h;
+    const index_t n = t / g.h;
+    const index_t oy = iy / g.ph, ox = ix / g.pw;
+    float v = 0.0f;
+    if (oy < g.oh && ox < g.ow) {
+      const index_t o = ((n * g.oh + oy) * g.ow + ox) * g.c + c;
+      if (argmax[o] == static_cast<std::int32_t>(i)) v = dy[o];
+    }
+    dx[i] = v;
+  }
+};
+
+}  // namespace gn::fn

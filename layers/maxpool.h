@@ -1,0 +1,50 @@
+// MaxPooling2D with window = stride, "valid" (floor), Keras semantics: 2x2 in the CNN branch,
+// 1x2 (time kept, frequency halved) before the BiLSTM.
+//
+//   x (N, H, W, C) -> y (N, floor(H / ph), floor(W / pw), C)
+//
+// No parameters, so no store in the signatures. CPU (maxpool.cpp): kernels/pool.h functors;
+// forward keeps the argmax of every window for backward (ties: the first in row-major window
+// order). CUDA (maxpool.cu): cuDNN pooling (CUDNN_POOLING_MAX_DETERMINISTIC) on NHWC tensors,
+// whose backward finds the maxima again from x and y.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/context.h"
+#include "engine/tensor.h"
+#include "kernels/pool.h"
+#include "layers/layer.h"
+
+namespace gn {
+
+struct MaxPool2D {
+  std::string name;  // "cnn.pool1"
+  int pool_h = 2, pool_w = 2;
+
+  MaxPool2D() = default;
+  MaxPool2D(std::string name, int pool_h, int pool_w);
+
+  Shape output_shape(const Shape& in) const;  // throws naming the layer (rank, size < window)
+  PoolGeom geometry(const Shape& in) const;
+
+  void forward(Context& ctx, Tensor& y, const Tensor& x);
+  // dx (N, H, W, C) from dy; x and y are forward's input and output (CPU: the argmax kept by
+  // the last forward on a tensor of x's shape is used).
+  void backward(Context& ctx, Tensor& dx, const Tensor& dy, const Tensor& x, const Tensor& y);
+
+  std::vector<std::int32_t> argmax_;  // CPU: per output element, from the last forward
+  Shape argmax_shape_;                // the input shape argmax_ belongs to
+};
+
+#if GENRENET_WITH_CUDA
+namespace cuda_impl {
+void maxpool_forward(const MaxPool2D& layer, Context& ctx, Tensor& y, const Tensor& x);
+void maxpool_backward(const MaxPool2D& layer, Context& ctx, Tensor& dx, const Tensor& dy, const Tensor& x,
+                      const Tensor& y);
+}  // namespace cuda_impl
+#endif
+
+}  // namespace gn
