@@ -10,6 +10,7 @@
 #include "engine/error.h"
 #include "train/audio.h"
 #include "train/metrics.h"
+#include "train/prediction_json.h"
 #include "train/predictor.h"
 
 namespace gn::app {
@@ -26,12 +27,6 @@ constexpr const char* kUsage =
     "  --top K        genres listed per song (default 3)\n"
     "  --clips        also print every clip's prediction\n"
     "  A file that cannot be read is reported and skipped; the exit status is then 1.\n";
-
-nlohmann::json by_genre(const std::vector<float>& p, const std::vector<std::string>& labels) {
-  nlohmann::json j = nlohmann::json::object();
-  for (std::size_t k = 0; k < labels.size(); ++k) j[labels[k]] = p[k];
-  return j;
-}
 
 std::string top_list(const std::vector<float>& p, const std::vector<std::string>& labels, int top) {
   std::vector<int> order(p.size());
@@ -83,21 +78,7 @@ int run_predict(const std::vector<std::string>& argv) {
   }
   for (const SongPrediction& s : predictor.predict(songs, batch)) {
     if (json) {
-      nlohmann::json cl = nlohmann::json::array();
-      for (std::size_t c = 0; c < s.clip_probabilities.size(); ++c) {
-        const auto& p = s.clip_probabilities[c];
-        cl.push_back({{"start", s.clip_starts[c]}, {"end", s.clip_starts[c] + s.clip_seconds},
-                      {"genre", labels[argmax(p.data(), static_cast<int>(p.size()))]},
-                      {"probabilities", by_genre(p, labels)}});
-      }
-      std::cout << nlohmann::json{{"file", s.source},
-                                  {"genre", labels[s.genre]},
-                                  {"probability", s.probabilities[s.genre]},
-                                  {"majority_vote", labels[s.majority]},
-                                  {"probabilities", by_genre(s.probabilities, labels)},
-                                  {"clips", cl}}
-                       .dump()
-                << "\n";
+      std::cout << prediction_json(s, labels).dump() << "\n";
       continue;
     }
     std::printf("%s: %s %.3f  (%zu clips; top: %s%s)\n", s.source.c_str(), labels[s.genre].c_str(),
