@@ -22,3 +22,17 @@ target_link_libraries(genrenet_deps_layers INTERFACE PkgConfig::KISSFFT)
 add_library(genrenet_deps_train INTERFACE)
 target_link_libraries(genrenet_deps_train INTERFACE
   PkgConfig::SNDFILE PkgConfig::SAMPLERATE hdf5::hdf5)
+
+# cpp-httplib (MIT) for `genrenet serve`. Debian ships it compiled (libcpp-httplib.so, built with
+# OpenSSL/zlib/brotli support, so the header must see the same defines: pkg-config gives them).
+# Upstream's single header (header-only) found on the include path is the fallback.
+pkg_check_modules(HTTPLIB IMPORTED_TARGET cpp-httplib)
+if(HTTPLIB_FOUND)
+  target_link_libraries(genrenet_deps_train INTERFACE PkgConfig::HTTPLIB)
+else()
+  find_path(HTTPLIB_INCLUDE_DIR httplib.h)
+  if(NOT HTTPLIB_INCLUDE_DIR)
+    message(FATAL_ERROR "cpp-httplib not found: install libcpp-httplib-dev (scripts/install-deps.sh)")
+  endif()
+  target_include_directories(genrenet_deps_train INTERFACE ${HTTPLIB_INCLUDE_DIR})
+endif()

@@ -174,6 +174,18 @@ Audio decode_audio_memory(const std::string& bytes, const std::string& name) {
   return read_all(file.get(), info, name);
 }
 
+double audio_memory_seconds(const std::string& bytes, const std::string& name) {
+  GN_REQUIRE(!bytes.empty(), name, ": empty file (0 bytes)");
+  MemoryFile mem{&bytes, 0};
+  SF_VIRTUAL_IO io{mem_length, mem_seek, mem_read, mem_write, mem_tell};
+  SF_INFO info{};
+  SndFilePtr file(sf_open_virtual(&io, SFM_READ, &info, &mem));
+  if (!file) GN_FAIL(open_error(name));
+  GN_REQUIRE(info.samplerate >= 1000 && info.samplerate <= 768000, name, ": bad sample rate ",
+             info.samplerate, " Hz");
+  return static_cast<double>(info.frames) / info.samplerate;
+}
+
 std::string encode_wav16(const std::vector<float>& samples, int sample_rate) {
   GN_REQUIRE(sample_rate > 0, "encode_wav16: bad sample rate ", sample_rate);
   const std::uint32_t data_bytes = static_cast<std::uint32_t>(samples.size() * 2);

@@ -29,6 +29,10 @@ Audio decode_audio(const std::string& path);
 // Decodes an in-memory file (an upload); `name` is used in messages and to guess nothing else:
 // the format is detected from the bytes.
 Audio decode_audio_memory(const std::string& bytes, const std::string& name);
+// The length in seconds an in-memory file announces in its header, read without decoding it,
+// so a server can refuse an upload whose decoded samples would not fit its memory budget (a
+// few MB of FLAC/MP3 can hold hours). Throws like decode_audio_memory on unreadable input.
+double audio_memory_seconds(const std::string& bytes, const std::string& name);
 
 // Interleaved frames (frames x channels) at `rate` -> mono at kSampleRate. Mixdown is the mean
 // of the channels; resampling uses libsamplerate's SRC_SINC_BEST_QUALITY converter.
