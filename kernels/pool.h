@@ -69,4 +69,13 @@ struct MaxPoolBackward {
   }
 };
 
+// 1 when output o's saved argmax does not point at a value equal to y[o] (a reduction body):
+// catches a backward given other tensors than the forward that filled the argmax.
+struct MaxPoolArgmaxMismatch {
+  const float* y;
+  const float* x;
+  const std::int32_t* argmax;
+  GN_HD float operator()(index_t o) const { return x[argmax[o]] == y[o] ? 0.0f : 1.0f; }
+};
+
 }  // namespace gn::fn

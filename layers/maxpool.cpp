@@ -50,6 +50,8 @@ void MaxPool2D::backward(Context& ctx, Tensor& dx, const Tensor& dy, const Tenso
 #endif
   GN_REQUIRE(argmax_shape_ == x.shape(), name, ": backward on input ", x.shape().str(),
              " but the last forward saw ", argmax_shape_.str());
+  GN_REQUIRE(cpu::reduce_sum(y.numel(), fn::MaxPoolArgmaxMismatch{y.data(), x.data(), argmax_.data()}) == 0.0,
+             name, ": backward's x and y are not those of the last forward (use one MaxPool2D per place in the graph)");
   cpu::for_each(dx.numel(), fn::MaxPoolBackward{dx.data(), dy.data(), argmax_.data(), geometry(x.shape())});
 }
 

@@ -31,8 +31,9 @@ struct MaxPool2D {
   PoolGeom geometry(const Shape& in) const;
 
   void forward(Context& ctx, Tensor& y, const Tensor& x);
-  // dx (N, H, W, C) from dy; x and y are forward's input and output (CPU: the argmax kept by
-  // the last forward on a tensor of x's shape is used).
+  // dx (N, H, W, C) from dy; x and y are forward's input and output. CPU: uses the argmax kept
+  // by the LAST forward, so a graph needs one MaxPool2D per place it pools and wants gradients
+  // through (a stale argmax is detected: it must point at y's values in x).
   void backward(Context& ctx, Tensor& dx, const Tensor& dy, const Tensor& x, const Tensor& y);
 
   std::vector<std::int32_t> argmax_;  // CPU: per output element, from the last forward

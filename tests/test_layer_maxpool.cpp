@@ -69,6 +69,16 @@ TEST_P(MaxPoolTest, ShapeMistakesNameTheLayerAndBothShapes) {
   test::expect_error_mentions([&] { pool.forward(ctx(), y, tiny); }, {"rnn.pool1", "smaller"});
 }
 
+TEST(MaxPoolCpu, BackwardRefusesAStaleArgmax) {
+  Context cpu;
+  MaxPool2D pool("cnn.pool2", 2, 2);
+  const Tensor x1 = test::random_tensor(Shape{1, 4, 4, 2}, 1), x2 = test::random_tensor(Shape{1, 4, 4, 2}, 2);
+  Tensor y1 = Tensor::empty(Shape{1, 2, 2, 2}), y2 = Tensor::empty(Shape{1, 2, 2, 2}), dx = Tensor::empty(x1.shape());
+  pool.forward(cpu, y1, x1);
+  pool.forward(cpu, y2, x2);  // the same instance used twice: argmax now belongs to x2
+  test::expect_error_mentions([&] { pool.backward(cpu, dx, y1, x1, y1); }, {"cnn.pool2", "last forward"});
+}
+
 TEST_P(MaxPoolTest, TwoRunsAreBitIdentical) {
   MaxPool2D pool("pool", 2, 2);
   const Shape xs{4, 33, 65, 8};
