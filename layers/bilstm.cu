@@ -143,10 +143,19 @@ void prepare(const BiLSTM& layer, BiLSTM::CudaStatePtr& state, Context& ctx, std
       cudnnDataType_t type;
       int rank = 0, dims[3] = {}, strides[3] = {};
       GN_CHECK_CUDNN(cudnnGetTensorNdDescriptor(m_desc.get(), 3, &type, &rank, dims, strides));
+      // Expect a packed (U, rows) matrix, however cuDNN pads the 3-D descriptor with 1s.
       const int rows = id < 4 ? in : units;
-      GN_REQUIRE(rank == 3 && dims[1] == units && dims[2] == rows && strides[2] == 1, name,
-                 ": unexpected cuDNN LSTM weight layout for ", kDirections[d], " id ", id, " (", dims[0], ", ",
-                 dims[1], ", ", dims[2], ")");
+      std::vector<int> shape;
+      std::int64_t numel = 1;
+      for (int k = 0; k < rank; ++k) {
+        numel *= dims[k];
+        if (dims[k] != 1) shape.push_back(dims[k]);
+      }
+      const bool packed_u_by_rows = numel == std::int64_t{units} * rows &&
+                                    (units == 1 || rows == 1 || shape == std::vector<int>{units, rows});
+      GN_REQUIRE(rank == 3 && packed_u_by_rows, name, ": unexpected cuDNN LSTM weight layout for ", kDirections[d],
+                 " linear id ", id, ": (", dims[0], ", ", dims[1], ", ", dims[2], "), expected (1, ", units, ", ",
+                 rows, ")");
       s->matrix[d][id] = (reinterpret_cast<const char*>(m_addr) - base) / static_cast<std::int64_t>(sizeof(float));
       if (id < 4) s->bias[d][id] = (reinterpret_cast<const char*>(b_addr) - base) / static_cast<std::int64_t>(sizeof(float));
     }
