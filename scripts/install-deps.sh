@@ -9,7 +9,7 @@ packages=(build-essential cmake ninja-build pkg-config git
           nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev)
 for arg in "$@"; do
   case "$arg" in
-    --with-browser) packages+=(chromium) ;;
+    --with-browser) packages+=(chromium chromium-driver wrk) ;;
     --with-fuzz) packages+=(clang libclang-rt-dev) ;;
     --with-mpi) packages+=(libopenmpi-dev openmpi-bin) ;;
     *) echo "install-deps.sh: unknown option '$arg'" >&2; exit 2 ;;

@@ -121,7 +121,10 @@ function el(name, attrs, text) {
   return e;
 }
 function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
-function pct(p) { return (100 * p).toFixed(p >= 0.995 || p < 0.001 ? 0 : 1) + "%"; }
+function pct(p) {
+  if (p > 0 && p < 0.001) return "<0.1%";
+  return (100 * p).toFixed(p === 0 || p === 1 ? 0 : 1) + "%";
+}
 function mmss(s) { const m = Math.floor(s / 60); return m + ":" + String(Math.floor(s % 60)).padStart(2, "0"); }
 
 function status(text, kind) {
@@ -146,7 +149,7 @@ async function loadModel() {
 function drawBars(probabilities, best) {
   const svg = $("bars");
   clear(svg);
-  $("bars-card").style.display = "";
+  $("bars-card").style.display = "block";
   const rows = Object.entries(probabilities).sort((a, b) => b[1] - a[1]);
   // Drawn at the element's own width so text keeps its size on a phone.
   const W = Math.round(svg.getBoundingClientRect().width) || 700, rowH = 30, labelW = 96, valueW = 58, barW = W - labelW - valueW;
@@ -169,7 +172,7 @@ function drawTimeline(clips, seconds) {
   const svg = $("timeline");
   clear(svg);
   lastClips = clips;
-  $("timeline-card").style.display = "";
+  $("timeline-card").style.display = "block";
   const W = Math.round(svg.getBoundingClientRect().width) || 700, top = 6, laneH = 34, axisY = top + laneH + 18;
   const end = Math.max(seconds || 0, ...clips.map((c) => c.end));
   svg.setAttribute("viewBox", "0 0 " + W + " " + (axisY + 6));
@@ -228,7 +231,7 @@ function show(json) {
   let details = json.file + " \u00b7 mean of " + n + " clip" + (n === 1 ? "" : "s");
   if (json.majority_vote !== best) details += " \u00b7 majority vote of the clips: " + json.majority_vote;
   $("details").textContent = details;
-  $("result").style.display = "";
+  $("result").style.display = "block";
   drawBars(json.probabilities, best);
   drawTimeline(json.clips, $("player").duration);
 }
@@ -239,6 +242,8 @@ async function classify(file) {
   if (player.src) URL.revokeObjectURL(player.src);
   player.src = URL.createObjectURL(file);
   player.style.display = "block";
+  lastJson = null;  // a pending resize must not bring the previous answer back
+  clearTimeout(resizeTimer);
   for (const id of ["result", "bars-card", "timeline-card"]) $(id).style.display = "none";
   status("Classifying " + file.name + " \u2026", "busy");
   const body = new FormData();
@@ -249,10 +254,11 @@ async function classify(file) {
     let json = null;
     try { json = await r.json(); } catch (e) { /* not JSON: reported below */ }
     if (!r.ok || !json || json.error) {
+      player.style.display = "none";
       status((json && json.error) || ("the server answered " + r.status), "error");
       return;
     }
-    status("Done in " + ((performance.now() - t0) / 1000).toFixed(1) + " s.");
+    status("Classified " + file.name + " in " + ((performance.now() - t0) / 1000).toFixed(1) + " s.");
     show(json);
   } catch (e) {
     status("Could not reach the server: " + e.message, "error");
