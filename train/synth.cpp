@@ -179,6 +179,9 @@ void render(Buffer& b, int genre, Rng& rng, Rng& noise_rng) {
   const double harm_gain = rng.range(0.5, 1.0);
   const double bass_gain = rng.range(0.4, 0.9);
   const double kick_hz = rng.range(45, 65), snare_hz = rng.range(160, 230);
+  // Timbre varies per song: every instrument's partials roll off a little faster or slower.
+  const double tilt_jitter = rng.range(-0.35, 0.35);
+  auto spec = [&](int partials, double tilt) { return spectrum(partials, std::max(0.3, tilt + tilt_jitter)); };
   const bool minor = (genre == 4 || genre == 6) ? true : (genre == 1 || genre == 5) ? rng.chance(0.5) : false;
   const int third = minor ? 3 : 4;
   std::vector<float> guitar;  // distorted bus (metal, rock)
@@ -224,35 +227,35 @@ void render(Buffer& b, int genre, Rng& rng, Rng& noise_rng) {
     const double bass_root = key + root;
     switch (genre) {
       case 1:  // classical: cello line, long notes
-        add_tone(b, t0, bar, midi_hz(bass_root), 0.25 * bass_gain, spectrum(6, 1.2), 0.15, 3.0, 0.1, 5.0, 0.1);
+        add_tone(b, t0, bar, midi_hz(bass_root), 0.25 * bass_gain, spec(6, 1.2), 0.15, 3.0, 0.1, 5.0, 0.1);
         break;
       case 3:  // disco: octave 8ths
         for (int s = 0; s < 16; s += 2)
           add_tone(b, at(s), step * 1.6, midi_hz(bass_root + ((s / 2) % 2 ? 12 : 0)), 0.35 * bass_gain,
-                   spectrum(4, 1.5), 0.005, 0.2, 0.5);
+                   spec(4, 1.5), 0.005, 0.2, 0.5);
         break;
       case 4:  // hiphop: long deep notes
-        add_tone(b, at(0), bar * 0.45, midi_hz(bass_root - 12), 0.6 * bass_gain, spectrum(2, 2.0), 0.01, 0.8);
-        add_tone(b, at(10), bar * 0.3, midi_hz(bass_root - 12), 0.5 * bass_gain, spectrum(2, 2.0), 0.01, 0.6);
+        add_tone(b, at(0), bar * 0.45, midi_hz(bass_root - 12), 0.6 * bass_gain, spec(2, 2.0), 0.01, 0.8);
+        add_tone(b, at(10), bar * 0.3, midi_hz(bass_root - 12), 0.5 * bass_gain, spec(2, 2.0), 0.01, 0.6);
         break;
       case 5: case 2:  // walking bass: quarter notes through chord tones
         for (int q = 0; q < 4; ++q) {
           const int walk[4] = {0, third, 7, (genre == 5) ? 10 : 12};
-          add_tone(b, at(4 * q), step * 3.5, midi_hz(bass_root + walk[q]), 0.35 * bass_gain, spectrum(4, 1.3),
+          add_tone(b, at(4 * q), step * 3.5, midi_hz(bass_root + walk[q]), 0.35 * bass_gain, spec(4, 1.3),
                    0.005, 0.4, 0.5);
         }
         break;
       case 8:  // reggae: deep, on 1 and the "and" of 2
-        add_tone(b, at(0), step * 5, midi_hz(bass_root - 12), 0.6 * bass_gain, spectrum(3, 2.0), 0.01, 0.6);
-        add_tone(b, at(6), step * 3, midi_hz(bass_root - 5), 0.5 * bass_gain, spectrum(3, 2.0), 0.01, 0.5);
+        add_tone(b, at(0), step * 5, midi_hz(bass_root - 12), 0.6 * bass_gain, spec(3, 2.0), 0.01, 0.6);
+        add_tone(b, at(6), step * 3, midi_hz(bass_root - 5), 0.5 * bass_gain, spec(3, 2.0), 0.01, 0.5);
         break;
       case 6: case 9:  // metal / rock: driving 8ths
         for (int s = 0; s < 16; s += 2)
-          add_tone(b, at(s), step * 1.8, midi_hz(bass_root), 0.3 * bass_gain, spectrum(5, 1.0), 0.003, 0.3, 0.3);
+          add_tone(b, at(s), step * 1.8, midi_hz(bass_root), 0.3 * bass_gain, spec(5, 1.0), 0.003, 0.3, 0.3);
         break;
       default:  // blues, pop: root and fifth halves
-        add_tone(b, at(0), bar * 0.48, midi_hz(bass_root), 0.35 * bass_gain, spectrum(4, 1.4), 0.01, 0.6, 0.4);
-        add_tone(b, at(8), bar * 0.48, midi_hz(bass_root + 7), 0.3 * bass_gain, spectrum(4, 1.4), 0.01, 0.6, 0.4);
+        add_tone(b, at(0), bar * 0.48, midi_hz(bass_root), 0.35 * bass_gain, spec(4, 1.4), 0.01, 0.6, 0.4);
+        add_tone(b, at(8), bar * 0.48, midi_hz(bass_root + 7), 0.3 * bass_gain, spec(4, 1.4), 0.01, 0.6, 0.4);
         break;
     }
     // ---- harmony
@@ -265,45 +268,45 @@ void render(Buffer& b, int genre, Rng& rng, Rng& noise_rng) {
     switch (genre) {
       case 0:  // blues: plucked chord on the beats, swung
         for (int s = 0; s < 16; s += 4)
-          for (int c : chord) add_tone(b, at(s) + 0.012 * c, step * 3, midi_hz(croot + c), h, spectrum(12, 1.0), 0.003, 0.5, 0.35);
+          for (int c : chord) add_tone(b, at(s) + 0.012 * c, step * 3, midi_hz(croot + c), h, spec(12, 1.0), 0.003, 0.5, 0.35);
         break;
       case 1:  // classical: string pad, vibrato, melody above
         for (int c : chord)
-          add_tone(b, t0, bar, midi_hz(croot + 12 + c), h * 0.8, spectrum(8, 1.1), 0.3, 4.0, 0.05, 5.5, 0.15);
+          add_tone(b, t0, bar, midi_hz(croot + 12 + c), h * 0.8, spec(8, 1.1), 0.3, 4.0, 0.05, 5.5, 0.15);
         for (int q = 0; q < 4; ++q) {
           const int scale[7] = {0, 2, third, 5, 7, 9, 11};
-          add_tone(b, t0 + q * 4 * step, step * 4, midi_hz(croot + 24 + scale[rng.below(7)]), h * 0.9, spectrum(6, 1.3),
+          add_tone(b, t0 + q * 4 * step, step * 4, midi_hz(croot + 24 + scale[rng.below(7)]), h * 0.9, spec(6, 1.3),
                    0.08, 2.0, 0.05, 6.0, 0.2);
         }
         break;
       case 2:  // country: banjo rolls (16ths, bright plucks)
         for (int s = 0; s < 16; ++s) {
           const int c = chord[(s * 2 + n) % 3] + (s % 4 == 3 ? 12 : 0);
-          add_tone(b, at(s), step * 1.5, midi_hz(croot + 12 + c), h * 0.8, spectrum(14, 0.7), 0.002, 0.15, 0.6);
+          add_tone(b, at(s), step * 1.5, midi_hz(croot + 12 + c), h * 0.8, spec(14, 0.7), 0.002, 0.15, 0.6);
         }
         break;
       case 3:  // disco: bright synth stabs on the off-beats, strings
         for (int s = 2; s < 16; s += 4)
-          for (int c : chord) add_tone(b, at(s), step * 0.9, midi_hz(croot + 12 + c), h, spectrum(10, 0.8), 0.003, 0.1);
-        for (int c : chord) add_tone(b, t0, bar, midi_hz(croot + 24 + c), h * 0.3, spectrum(6, 1.2), 0.2, 3.0, 0.0, 5.0, 0.1);
+          for (int c : chord) add_tone(b, at(s), step * 0.9, midi_hz(croot + 12 + c), h, spec(10, 0.8), 0.003, 0.1);
+        for (int c : chord) add_tone(b, t0, bar, midi_hz(croot + 24 + c), h * 0.3, spec(6, 1.2), 0.2, 3.0, 0.0, 5.0, 0.1);
         break;
       case 4:  // hiphop: sparse dark keys
         if (n % 2 == 0)
-          for (int c : chord) add_tone(b, at(0), bar * 0.9, midi_hz(croot + c), h * 0.7, spectrum(4, 2.0), 0.01, 1.0, 0.5);
+          for (int c : chord) add_tone(b, at(0), bar * 0.9, midi_hz(croot + c), h * 0.7, spec(4, 2.0), 0.01, 1.0, 0.5);
         break;
       case 5:  // jazz: comping chords on syncopated spots, soft piano
         for (int s : {0, 6, 11})
-          for (int c : chord) add_tone(b, at(s), step * 2.5, midi_hz(croot + c), h * 0.6, spectrum(8, 1.4), 0.004, 0.6, 0.4);
+          for (int c : chord) add_tone(b, at(s), step * 2.5, midi_hz(croot + c), h * 0.6, spec(8, 1.4), 0.004, 0.6, 0.4);
         break;
       case 6: case 9: {  // distorted power chords, 8ths (metal: 16ths palm mutes)
         const int every = genre == 6 ? 1 : 2;
         for (int s = 0; s < 16; s += every)
-          for (int c : chord) add_tone(dist, at(s), step * every * 0.95, midi_hz(croot + c), 0.3, spectrum(8, 1.0), 0.002,
+          for (int c : chord) add_tone(dist, at(s), step * every * 0.95, midi_hz(croot + c), 0.3, spec(8, 1.0), 0.002,
                                        genre == 6 ? 0.08 : 0.4);
         break;
       }
       case 7:  // pop: pad + vibrato lead
-        for (int c : chord) add_tone(b, t0, bar, midi_hz(croot + 12 + c), h * 0.5, spectrum(6, 1.5), 0.05, 2.0);
+        for (int c : chord) add_tone(b, t0, bar, midi_hz(croot + 12 + c), h * 0.5, spec(6, 1.5), 0.05, 2.0);
         for (int q = 0; q < 8; ++q) {
           const int pent[5] = {0, 2, 4, 7, 9};
           add_tone(b, t0 + q * 2 * step, step * 2, midi_hz(croot + 24 + pent[rng.below(5)]), h * 0.9,
@@ -312,7 +315,7 @@ void render(Buffer& b, int genre, Rng& rng, Rng& noise_rng) {
         break;
       case 8:  // reggae: off-beat skank stabs
         for (int s = 2; s < 16; s += 4)
-          for (int c : chord) add_tone(b, at(s), step * 0.7, midi_hz(croot + 12 + c), h * 1.2, spectrum(7, 1.0), 0.002, 0.06);
+          for (int c : chord) add_tone(b, at(s), step * 0.7, midi_hz(croot + 12 + c), h * 1.2, spec(7, 1.0), 0.002, 0.06);
         break;
     }
   }
@@ -331,12 +334,20 @@ void render(Buffer& b, int genre, Rng& rng, Rng& noise_rng) {
   const double ab = 1.0 - std::exp(-kTwoPi * 250.0 / b.sr);
   const double noise = std::exp(rng.range(std::log(g.noise_lo * 0.5), std::log(g.noise_hi * 2.0)));
   const double noise_colour = rng.range(0.0, 0.9);  // 0 white .. 0.9 strongly low-passed hiss
-  double y = 0.0, low = 0.0, hiss = 0.0;
+  // A three-band "mastering" EQ (crossovers at 300 Hz and 3 kHz), each band +-9 dB per song.
+  const double g_low = std::pow(10.0, rng.range(-9.0, 9.0) / 20.0), g_mid = std::pow(10.0, rng.range(-6.0, 6.0) / 20.0),
+               g_high = std::pow(10.0, rng.range(-9.0, 9.0) / 20.0);
+  const double a300 = 1.0 - std::exp(-kTwoPi * 300.0 / b.sr), a3k = 1.0 - std::exp(-kTwoPi * 3000.0 / b.sr);
+  double y = 0.0, low = 0.0, hiss = 0.0, lp300 = 0.0, lp3k = 0.0;
   for (std::size_t i = 0; i < b.x.size(); ++i) {
     y += a * (b.x[i] - y);
     low += ab * (y - low);
+    const double shelved = y + bass_shelf * low;
+    lp300 += a300 * (shelved - lp300);
+    lp3k += a3k * (shelved - lp3k);
+    const double eq = g_low * lp300 + g_mid * (lp3k - lp300) + g_high * (shelved - lp3k);
     hiss += (1.0 - noise_colour) * ((noise_rng.uniform() * 2.0 - 1.0) - hiss);
-    b.x[i] = static_cast<float>(y + bass_shelf * low + noise * hiss);
+    b.x[i] = static_cast<float>(eq + noise * hiss);
   }
   // Loudness: peak-normalise to a song-specific level (classical quieter, metal hotter).
   float peak = 1e-6f;
