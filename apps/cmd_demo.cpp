@@ -21,6 +21,11 @@ namespace fs = std::filesystem;
 constexpr int kSongsPerGenre = 10;
 constexpr double kSongSeconds = 9.0;
 constexpr int kEpochs = 6;
+constexpr int kBatch = 16;
+// BatchNorm moving statistics at momentum 0.99 (Keras's) still weigh their initial values by
+// 0.99^steps: after the demo's ~150 steps the inference-mode model would lag far behind the
+// training-mode one. 0.9 forgets the start within ~30 steps.
+constexpr double kBnMomentum = 0.9;
 
 constexpr const char* kUsage =
     "usage: genrenet demo [options]\n"
@@ -33,6 +38,8 @@ constexpr const char* kUsage =
     "  --songs-per-genre N    songs per class when creating the data set (default 10)\n"
     "  --seconds T            song length when creating the data set (default 9)\n"
     "  --model NAME           reference (default) or tiny (a small model for quick tests)\n"
+    "  --clip-seconds X       clip length (default 3 s, 50% overlap)\n"
+    "  --cache DIR            spectrogram cache folder (default: the user's cache folder)\n"
     "  --seed S               seed (default 1)\n"
     "  --quiet                no progress bars\n";
 
@@ -45,7 +52,8 @@ bool has_audio(const std::string& dir) {
 }
 
 int run_demo(const std::vector<std::string>& argv) {
-  Args args("demo", argv, {"data", "out", "device", "epochs", "songs-per-genre", "seconds", "model", "seed", "cache"},
+  Args args("demo", argv, {"data", "out", "device", "epochs", "songs-per-genre", "seconds", "model", "seed", "cache",
+                              "clip-seconds"},
             {"quiet", "help"});
   if (args.flag("help")) {
     std::cout << kUsage;
@@ -59,9 +67,12 @@ int run_demo(const std::vector<std::string>& argv) {
   o.model = args.str("model", "reference");
   o.seed = static_cast<std::uint64_t>(args.integer("seed", 1, 0, std::numeric_limits<std::int64_t>::max()));
   o.cache_dir = args.str("cache", "");
+  o.clip_seconds = args.number("clip-seconds", 0, 0, 600);
+  o.batch = kBatch;
+  o.bn_momentum = kBnMomentum;
   o.progress = !args.flag("quiet");
   const int songs = static_cast<int>(args.integer("songs-per-genre", kSongsPerGenre, 2, 100000));
-  const double seconds = args.number("seconds", kSongSeconds, 4, 600);
+  const double seconds = args.number("seconds", kSongSeconds, 1, 600);
 
   // A fresh run folder unless one was named: runs/demo, runs/demo-2, ...
   if (args.has("out")) {

@@ -32,13 +32,14 @@ constexpr const char* kUsage =
     "  --resume              continue the run in RUN_DIR after its last finished epoch\n"
     "  --model NAME          reference (default) or tiny (a small model for quick tests)\n"
     "  --clip-seconds X      clip length with 50% overlap (default: the front-end's own scheme)\n"
+    "  --bn-momentum X       BatchNorm moving-average momentum (default: Keras's 0.99)\n"
     "  --cache DIR           spectrogram cache folder (default: the user's cache folder)\n"
     "  --quiet               no progress bars\n";
 
 int run_train(const std::vector<std::string>& argv) {
   Args args("train", argv,
             {"data", "frontend", "split", "epochs", "batch", "lr", "device", "seed", "out", "model", "clip-seconds",
-             "cache"},
+             "cache", "bn-momentum"},
             {"resume", "quiet", "help"});
   if (args.flag("help")) {
     std::cout << kUsage;
@@ -60,6 +61,7 @@ int run_train(const std::vector<std::string>& argv) {
   o.model = args.str("model", o.model);
   o.clip_seconds = args.number("clip-seconds", 0, 0, 600);
   o.cache_dir = args.str("cache", "");
+  o.bn_momentum = args.number("bn-momentum", 0, 0, 0.999999);
   o.progress = !args.flag("quiet");
   const TrainResult r = run_training(o, std::cout);
   (void)r;

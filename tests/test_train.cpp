@@ -157,6 +157,39 @@ TEST(Train, ShuffleIsAPermutationKeyedBySeedAndEpoch) {
   EXPECT_TRUE(shuffled_order(0, 1, 1).empty());
 }
 
+TEST(Demo, SmallVersionCreatesTheDataTrainsAndReallyLearns) {
+  // The demo's own path (data set creation included) at test size: the tiny model, 10 songs of
+  // 3 s per genre, 1 s clips. It must learn: the loss falls and accuracy ends far above the
+  // 10% of chance.
+  const std::string root = test::temp_dir("demo");
+  const test::CommandResult r = test::run_genrenet({"demo", "--data", root + "/synth", "--out", root + "/run",
+                                                    "--model", "tiny", "--songs-per-genre", "10", "--seconds", "3",
+                                                    "--clip-seconds", "1", "--epochs", "6", "--cache", cache_dir(),
+                                                    "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_NE(r.out.find("creating the synthetic data set"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("demo finished: song-level test accuracy"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("open the report: "), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(root + "/synth/rock/rock.00009.wav"));
+  const std::vector<EpochMetrics> m = parse_metrics_json(slurp(root + "/run/metrics.json"), "metrics.json");
+  ASSERT_EQ(m.size(), 6u);
+  EXPECT_LT(m.back().train_loss, 0.75 * m.front().train_loss) << "the loss did not fall";
+  EXPECT_GT(m.back().train_accuracy, 0.4) << "training accuracy stayed near chance (10%)";
+  const nlohmann::json results = nlohmann::json::parse(slurp(root + "/run/test_results.json"));
+  EXPECT_GT(results.at("clip_accuracy").get<double>(), 0.3) << "test accuracy near chance (10%)";
+  std::printf("demo (tiny): train loss %.3f -> %.3f, train acc %.1f%%, test clip acc %.1f%%, song acc %.1f%%\n",
+              m.front().train_loss, m.back().train_loss, 100 * m.back().train_accuracy,
+              100 * results.at("clip_accuracy").get<double>(), 100 * results.at("song_accuracy").get<double>());
+  // A second demo with the same data reuses it and picks a new run folder by itself.
+  const test::CommandResult again = test::run_genrenet({"demo", "--data", root + "/synth", "--model", "tiny",
+                                                        "--clip-seconds", "1", "--epochs", "1", "--cache",
+                                                        cache_dir(), "--quiet"},
+                                                       600, root);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("using the data set in"), std::string::npos) << again.out;
+  EXPECT_TRUE(fs::exists(root + "/runs/demo/report.html"));
+}
+
 // ---- bad input: one clear message, non-zero exit, nothing written or overwritten -------------
 
 void expect_error(const std::vector<std::string>& args, const std::string& message) {

@@ -66,9 +66,8 @@ struct Series {
 // A line chart of per-epoch series: axes with ticks, grid, labels, a legend and an optional
 // marker at the best epoch.
 std::string line_chart(const std::string& title, const std::string& y_label, const std::vector<int>& x,
-                       const std::vector<Series>& series, bool unit_interval, int best_epoch,
-                       bool legend_at_bottom) {
-  const double W = 520, H = 300, ml = 62, mr = 18, mt = 34, mb = 48;
+                       const std::vector<Series>& series, bool unit_interval, int best_epoch) {
+  const double W = 520, H = 316, ml = 62, mr = 18, mt = 52, mb = 48;
   const double pw = W - ml - mr, ph = H - mt - mb;
   const int x_min = x.empty() ? 1 : x.front(), x_max = x.empty() ? 1 : std::max(x.back(), x_min + 1);
   double y_min = 0, y_max = 1;
@@ -133,23 +132,19 @@ std::string line_chart(const std::string& title, const std::string& y_label, con
             << "\" r=\"3\" fill=\"" << s.color << "\"><title>" << html_escape(s.name) << ", epoch " << x[i]
             << ": " << (unit_interval ? pct(s.y[i]) : fmt("%.4f", s.y[i])) << "</title></circle>";
   }
-  // Legend inside the plot area, top right (loss falls) or bottom right (accuracy rises), so
-  // it sits where the curves are not.
-  const double legend_h = 20.0 * series.size() + (best_epoch > 0 ? 20 : 0) + 4;
-  double ly = legend_at_bottom ? mt + ph - legend_h - 6 + 8 : mt + 10;
-  const double lx = ml + pw - 118;
-  o << "<rect x=\"" << lx - 8 << "\" y=\"" << ly - 8 << "\" width=\"124\" height=\"" << legend_h
-    << "\" class=\"legend\"/>";
-  for (const Series& s : series) {
-    o << "<line x1=\"" << lx << "\" x2=\"" << lx + 22 << "\" y1=\"" << ly + 4 << "\" y2=\"" << ly + 4
-      << "\" stroke=\"" << s.color << "\" stroke-width=\"2.5\"" << (s.dashed ? " stroke-dasharray=\"6 4\"" : "")
-      << "/><text x=\"" << lx + 28 << "\" y=\"" << ly + 8 << "\" class=\"tick\">" << html_escape(s.name)
+  // Legend: one row between the title and the plot, so it never hides a curve.
+  double lx = ml;
+  const double ly = 38;
+  auto legend_item = [&](const std::string& name, const std::string& stroke_attrs) {
+    o << "<line x1=\"" << lx << "\" x2=\"" << lx + 22 << "\" y1=\"" << ly - 4 << "\" y2=\"" << ly - 4 << "\" "
+      << stroke_attrs << "/><text x=\"" << lx + 28 << "\" y=\"" << ly << "\" class=\"tick\">" << html_escape(name)
       << "</text>";
-    ly += 20;
-  }
-  if (best_epoch > 0)
-    o << "<line x1=\"" << lx << "\" x2=\"" << lx + 22 << "\" y1=\"" << ly + 4 << "\" y2=\"" << ly + 4
-      << "\" class=\"best\"/><text x=\"" << lx + 28 << "\" y=\"" << ly + 8 << "\" class=\"tick\">best epoch</text>";
+    lx += 28 + 7.0 * static_cast<double>(name.size()) + 18;
+  };
+  for (const Series& s : series)
+    legend_item(s.name, "stroke=\"" + s.color + "\" stroke-width=\"2.5\"" +
+                            (s.dashed ? std::string(" stroke-dasharray=\"6 4\"") : std::string()));
+  if (best_epoch > 0) legend_item("best epoch (lowest validation loss)", "class=\"best\"");
   o << "</svg>";
   return o.str();
 }
@@ -273,7 +268,6 @@ svg text { font-family: inherit; }
 .grid { stroke: #e7ebf0; stroke-width: 1; }
 .axis { stroke: #6b7b8c; stroke-width: 1; }
 .best { stroke: #7b8794; stroke-width: 1.4; stroke-dasharray: 2 3; }
-.legend { fill: #ffffff; fill-opacity: .9; stroke: #d9e0e8; rx: 4; }
 .cell { stroke: #ffffff; stroke-width: 1; }
 .count { font-size: 13px; font-weight: 600; }
 table { border-collapse: collapse; font-size: 14px; }
@@ -332,8 +326,8 @@ std::string render_report_html(const ReportData& d) {
   if (d.epochs.empty()) {
     o << "<p class=\"muted\">No finished epoch.</p>";
   } else {
-    o << "<div class=\"row\">" << line_chart("Loss (categorical cross-entropy)", "loss", x, {tl, vl}, false, d.best_epoch, false)
-      << line_chart("Accuracy (clip level)", "accuracy", x, {ta, va}, true, d.best_epoch, true) << "</div>";
+    o << "<div class=\"row\">" << line_chart("Loss (categorical cross-entropy)", "loss", x, {tl, vl}, false, d.best_epoch)
+      << line_chart("Accuracy (clip level)", "accuracy", x, {ta, va}, true, d.best_epoch) << "</div>";
     o << "<details><summary>Per-epoch numbers</summary><table class=\"epochs\"><thead><tr><th>epoch</th>"
          "<th>train loss</th><th>train acc</th><th>val loss</th><th>val acc</th><th>lr</th><th>seconds</th>"
          "<th>clips/s</th></tr></thead><tbody>";

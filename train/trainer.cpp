@@ -101,6 +101,8 @@ Prepared prepare(const TrainOptions& o, std::ostream& log) {
   GN_REQUIRE(o.clip_seconds >= 0 && o.clip_seconds <= 600, "--clip-seconds must be in [0, 600], got ",
              o.clip_seconds);
   GN_REQUIRE(!o.out_dir.empty(), "--out must name a folder");
+  GN_REQUIRE(o.bn_momentum == 0 || (o.bn_momentum > 0 && o.bn_momentum < 1),
+             "--bn-momentum must be in (0, 1), got ", o.bn_momentum);
 
   Prepared p;
   p.split = parse_split(o.split, o.seed);
@@ -145,6 +147,7 @@ Prepared prepare(const TrainOptions& o, std::ostream& log) {
     p.frontend.frames = static_cast<int>(p.config.time_frames);
   }
   p.config.classes = static_cast<int>(p.labels.size());
+  if (o.bn_momentum > 0) p.config.bn_momentum = static_cast<float>(o.bn_momentum);
   p.config.validate();
   p.clips = o.clip_seconds > 0 ? ClipScheme::fixed(o.clip_seconds, 0.5)
             : o.frontend == "seed" ? ClipScheme::reference()
@@ -329,6 +332,7 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
       {"loss", "categorical cross-entropy"},
       {"epochs", std::to_string(o.epochs)},
       {"batch", std::to_string(o.batch)},
+      {"BatchNorm momentum", fixed(p.config.bn_momentum, 3)},
       {"seed", std::to_string(o.seed)},
       {"device", p.device.str()},
       {"run folder", o.out_dir},
