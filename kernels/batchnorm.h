@@ -1,30 +1,42 @@
 // BatchNorm over the last (channel) axis of x viewed as (M, C), M = N*H*W: the per-channel
-// statistics, the Keras moving-average update, normalisation and its gradient. Per-channel
-// functors are called with the channel index c in [0, C); per-element ones with the flat index.
-// Channel sums accumulate in double in row order: deterministic and accurate for M ~ 5e5.
+// sums, the Keras moving-average update, normalisation and its gradient. Per-channel functors
+// are called with the channel index c in [0, C); per-element ones with the flat index; row
+// terms with a row index and an accumulator. Sums accumulate in double (M ~ 5e5 rows).
 #pragma once
 
 #include "kernels/common.h"
 
 namespace gn::fn {
 
-// mean[c] and the biased variance var[c] = mean((x - mean)^2) (two passes: no cancellation).
-struct BnBatchStats {
-  float* mean;
-  float* var;
+// Row terms of the per-channel sums. Each adds row r's contribution to its sums, laid out
+// (K, C) in `acc` (K = 1 or 2); a driver sums rows in fixed blocks and the blocks in order, so
+// results do not depend on the thread count (layers/batchnorm.cpp).
+struct BnRowCentredSquares {  // K = 1: sum (x - mean)^2 (the second pass of a two-pass variance)
   const float* x;
-  index_t rows, channels;
-  GN_HD void operator()(index_t c) const {
-    double s = 0.0;
-    for (index_t r = 0; r < rows; ++r) s += x[r * channels + c];
-    const double m = s / static_cast<double>(rows);
-    double q = 0.0;
-    for (index_t r = 0; r < rows; ++r) {
-      const double d = x[r * channels + c] - m;
-      q += d * d;
+  const float* mean;
+  index_t channels;
+  GN_HD void operator()(index_t r, double* acc) const {
+    const float* row = x + r * channels;
+    for (index_t c = 0; c < channels; ++c) {
+      const double d = static_cast<double>(row[c]) - mean[c];
+      acc[c] += d * d;
     }
-    mean[c] = static_cast<float>(m);
-    var[c] = static_cast<float>(q / static_cast<double>(rows));
+  }
+};
+
+struct BnRowGradSums {  // K = 2: sum dy (-> dbeta), sum dy * xhat (-> dgamma)
+  const float* dy;
+  const float* x;
+  const float* mean;
+  const float* invstd;
+  index_t channels;
+  GN_HD void operator()(index_t r, double* acc) const {
+    const float* g = dy + r * channels;
+    const float* row = x + r * channels;
+    for (index_t c = 0; c < channels; ++c) {
+      acc[c] += g[c];
+      acc[channels + c] += static_cast<double>(g[c]) * ((row[c] - mean[c]) * invstd[c]);
+    }
   }
 };
 
@@ -64,27 +76,6 @@ struct BnApply {
   GN_HD void operator()(index_t i) const {
     const index_t c = i % channels;
     y[i] = gamma[c] * ((x[i] - mean[c]) * invstd[c]) + beta[c];
-  }
-};
-
-// dbeta[c] = sum dy; dgamma[c] = sum dy * xhat with xhat = (x - mean) * invstd.
-struct BnParamGrad {
-  float* dgamma;
-  float* dbeta;
-  const float* dy;
-  const float* x;
-  const float* mean;
-  const float* invstd;
-  index_t rows, channels;
-  GN_HD void operator()(index_t c) const {
-    double sb = 0.0, sg = 0.0;
-    for (index_t r = 0; r < rows; ++r) {
-      const index_t i = r * channels + c;
-      sb += dy[i];
-      sg += static_cast<double>(dy[i]) * ((x[i] - mean[c]) * invstd[c]);
-    }
-    dbeta[c] = static_cast<float>(sb);
-    dgamma[c] = static_cast<float>(sg);
   }
 };
 

@@ -20,7 +20,8 @@ struct AddBiasAct {
 };
 
 // out[j] = sum over r of x[r, j] for x (rows, cols) row-major; one column per call, summed in
-// double in row order (deterministic, and exact enough for 5e5-row conv outputs).
+// double in row order (deterministic). For few rows (Dense); the CPU conv bias gradient uses the
+// blocked RowSum driver instead (5e5 rows, parallel over blocks).
 struct ColumnSum {
   float* out;
   const float* x;
@@ -29,6 +30,16 @@ struct ColumnSum {
     double s = 0.0;
     for (index_t r = 0; r < rows; ++r) s += static_cast<double>(x[r * cols + j]);
     out[j] = static_cast<float>(s);
+  }
+};
+
+// Row term for the CPU's blocked column sums (layers/channel_sums.h): acc[c] += x[r, c].
+struct RowSum {
+  const float* x;
+  index_t channels;
+  GN_HD void operator()(index_t r, double* acc) const {
+    const float* row = x + r * channels;
+    for (index_t c = 0; c < channels; ++c) acc[c] += row[c];
   }
 };
 

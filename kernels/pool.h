@@ -46,27 +46,14 @@ struct MaxPoolForward {
   }
 };
 
-// dx (N, H, W, C): each input element receives dy of its window when it was that window's
-// argmax, else 0 (also for the dropped trailing rows/columns). A gather: deterministic.
-struct MaxPoolBackward {
+// dx[argmax[o]] = dy[o] for every output o, after dx has been zero-filled (elements that were
+// no window's maximum, and the dropped trailing rows/columns, keep 0). Windows do not overlap
+// (window = stride), so no two outputs write one element: race-free and deterministic.
+struct MaxPoolBackwardScatter {
   float* dx;
   const float* dy;
   const std::int32_t* argmax;
-  PoolGeom g;
-  GN_HD void operator()(index_t i) const {
-    index_t t = i;
-    const index_t c = t % g.c; t /= g.c;
-    const index_t ix = t % g.w; t /= g.w;
-    const index_t iy = t % g.h;
-    const index_t n = t / g.h;
-    const index_t oy = iy / g.ph, ox = ix / g.pw;
-    float v = 0.0f;
-    if (oy < g.oh && ox < g.ow) {
-      const index_t o = ((n * g.oh + oy) * g.ow + ox) * g.c + c;
-      if (argmax[o] == static_cast<std::int32_t>(i)) v = dy[o];
-    }
-    dx[i] = v;
-  }
+  GN_HD void operator()(index_t o) const { dx[argmax[o]] = dy[o]; }
 };
 
 // 1 when output o's saved argmax does not point at a value equal to y[o] (a reduction body):

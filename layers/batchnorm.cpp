@@ -2,13 +2,17 @@
 #include "layers/batchnorm.h"
 
 #include <utility>
+#include <vector>
 
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "kernels/batchnorm.h"
+#include "kernels/bias.h"
 #include "kernels/launch_cpu.h"
+#include "layers/channel_sums.h"
 
 namespace gn {
+
 
 BatchNorm::BatchNorm(std::string name_, int channels_, float momentum_, float epsilon_)
     : name(std::move(name_)), channels(channels_), momentum(momentum_), epsilon(epsilon_) {}
@@ -54,7 +58,12 @@ void BatchNorm::forward(Context& ctx, ParameterStore& store, Tensor& y, const Te
   Tensor invstd = scratch_view(saved_invstd_, Shape{channels}, ctx.device());
   if (mode == Mode::Train) {
     Tensor var = scratch_view(scratch_var_, Shape{channels}, ctx.device());
-    cpu::for_each(channels, fn::BnBatchStats{mean.data(), var.data(), x.data(), m, channels});
+    // Two passes (mean, then centred squares): no cancellation for data far from zero.
+    std::vector<double> sums(static_cast<std::size_t>(channels));
+    cpu::channel_sums<1>(m, channels, fn::RowSum{x.data(), channels}, partial_, sums.data());
+    for (int c = 0; c < channels; ++c) mean.data()[c] = static_cast<float>(sums[c] / static_cast<double>(m));
+    cpu::channel_sums<1>(m, channels, fn::BnRowCentredSquares{x.data(), mean.data(), channels}, partial_, sums.data());
+    for (int c = 0; c < channels; ++c) var.data()[c] = static_cast<float>(sums[c] / static_cast<double>(m));
     cpu::for_each(channels, fn::BnInvStd{invstd.data(), var.data(), epsilon});
     cpu::for_each(channels, fn::BnMovingUpdate{mm.data(), mv.data(), mean.data(), var.data(), momentum,
                                                moving_var_factor(x.shape(), m)});
@@ -85,8 +94,13 @@ void BatchNorm::backward(Context& ctx, ParameterStore& store, Tensor* dx, const 
   const Tensor gamma = store.param(name + ".gamma");
   Tensor dgamma = store.grad(name + ".gamma"), dbeta = store.grad(name + ".beta");
   const Tensor mean = saved_mean_.view(0, Shape{channels}), invstd = saved_invstd_.view(0, Shape{channels});
-  cpu::for_each(channels, fn::BnParamGrad{dgamma.data(), dbeta.data(), dy.data(), x.data(), mean.data(),
-                                          invstd.data(), m, channels});
+  std::vector<double> sums(static_cast<std::size_t>(2 * channels));
+  cpu::channel_sums<2>(m, channels, fn::BnRowGradSums{dy.data(), x.data(), mean.data(), invstd.data(), channels}, partial_,
+                  sums.data());
+  for (int c = 0; c < channels; ++c) {
+    dbeta.data()[c] = static_cast<float>(sums[c]);
+    dgamma.data()[c] = static_cast<float>(sums[channels + c]);
+  }
   if (dx)
     cpu::for_each(x.numel(), fn::BnInputGrad{dx->data(), dy.data(), x.data(), mean.data(), invstd.data(),
                                              gamma.data(), dgamma.data(), dbeta.data(), m, channels});

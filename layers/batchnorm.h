@@ -21,6 +21,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "engine/context.h"
 #include "engine/params.h"
@@ -52,6 +53,7 @@ struct BatchNorm {
   Tensor saved_mean_, saved_invstd_;
   Tensor scratch_var_, scratch_mean_, dx_scratch_;
   bool have_batch_stats_ = false;
+  std::vector<double> partial_;  // CPU: per-block partial sums
 
   // (M, C): rows per channel for an input shape.
   std::int64_t rows(const Shape& in) const;

@@ -11,6 +11,7 @@
 #include "kernels/bias.h"
 #include "kernels/elementwise.h"
 #include "kernels/launch_cpu.h"
+#include "layers/channel_sums.h"
 
 namespace gn {
 
@@ -121,7 +122,7 @@ void Conv2D::backward(Context& ctx, ParameterStore& store, Tensor* dx, const Ten
     cpu::for_each(d.numel(), fn::ReluBackward{d.data(), dy.data(), y.data()});
     gpre = d.data();
   }
-  cpu::for_each(filters, fn::ColumnSum{db.data(), gpre, rows, filters});
+  cpu::column_sums(db.data(), rows, filters, fn::RowSum{gpre, filters}, partial_);
   // im2col again rather than keeping forward's copy: backward then depends only on its
   // arguments, never on which forward ran last.
   Tensor col = scratch_view(col_, Shape{rows, taps}, ctx.device());

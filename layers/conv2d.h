@@ -69,6 +69,7 @@ struct Conv2D {
 
   // Scratch kept between calls (grown, never shrunk).
   Tensor col_, dcol_, dpre_;
+  std::vector<double> partial_;  // CPU: blocked partial sums of the bias gradient
   std::shared_ptr<Conv2DCuda> cuda_;
 
  private:

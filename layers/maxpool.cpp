@@ -5,6 +5,7 @@
 
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "kernels/elementwise.h"
 #include "kernels/launch_cpu.h"
 
 namespace gn {
@@ -52,7 +53,8 @@ void MaxPool2D::backward(Context& ctx, Tensor& dx, const Tensor& dy, const Tenso
              " but the last forward saw ", argmax_shape_.str());
   GN_REQUIRE(cpu::reduce_sum(y.numel(), fn::MaxPoolArgmaxMismatch{y.data(), x.data(), argmax_.data()}) == 0.0,
              name, ": backward's x and y are not those of the last forward (use one MaxPool2D per place in the graph)");
-  cpu::for_each(dx.numel(), fn::MaxPoolBackward{dx.data(), dy.data(), argmax_.data(), geometry(x.shape())});
+  cpu::for_each(dx.numel(), fn::Fill{dx.data(), 0.0f});
+  cpu::for_each(dy.numel(), fn::MaxPoolBackwardScatter{dx.data(), dy.data(), argmax_.data()});
 }
 
 }  // namespace gn
