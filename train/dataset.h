@@ -51,6 +51,10 @@ struct DatasetOptions {
   bool progress = true;          // progress bar on stderr
   std::ostream* log = nullptr;   // warnings (skipped files, ...); nullptr = std::cerr
   std::int64_t batch_clips = 64; // clips per front-end call while caching
+  // gather() drops the cache's mapped pages from the process after this many bytes read, so
+  // the resident set stays near this bound however large the data set (pages stay in the
+  // kernel's page cache, so re-reading them costs no disk I/O while memory allows).
+  std::int64_t resident_limit_bytes = std::int64_t{256} << 20;
 };
 
 class SpectrogramCache;
@@ -94,6 +98,7 @@ class Dataset {
   std::vector<std::int64_t> clip_song_, song_first_, song_count_;
   std::int64_t frames_ = 0, bins_ = 0;
   std::vector<std::unique_ptr<SpectrogramCache>> caches_;  // one per usable song
+  std::int64_t resident_limit_ = std::int64_t{256} << 20;
   mutable std::int64_t bytes_since_trim_ = 0;
 };
 
