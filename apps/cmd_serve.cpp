@@ -26,7 +26,7 @@ extern "C" void on_stop_signal(int sig) {
 
 constexpr const char* kUsage =
     "usage: genrenet serve [--model CKPT] [--host 127.0.0.1] [--port 8080] [--device auto|cpu|cuda]\n"
-    "                      [--threads N] [--max-upload-mb 50] [--max-song-seconds 1200] [--quiet]\n"
+    "                      [--threads N] [--max-upload-mb 50] [--max-song-seconds 600] [--quiet]\n"
     "  Serves a page at http://HOST:PORT/ where a song can be uploaded, played and classified, and\n"
     "  a JSON API: POST /api/predict (multipart field \"file\", or the raw audio as the body),\n"
     "  GET /api/health, GET /api/model. The checkpoint is loaded once.\n"
@@ -35,7 +35,7 @@ constexpr const char* kUsage =
     "  --threads N       worker threads accepting requests (default 4); the model runs one song at\n"
     "                    a time, the others wait\n"
     "  --max-upload-mb M largest accepted upload (default 50)\n"
-    "  --max-song-seconds S  longest accepted song, checked before decoding (default 1200)\n"
+    "  --max-song-seconds S  longest accepted song, checked before decoding (default 600)\n"
     "  --quiet           no per-request log lines on stderr\n"
     "  SIGINT / SIGTERM stop the server after the requests in flight are answered.\n";
 

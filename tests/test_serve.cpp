@@ -309,6 +309,9 @@ TEST_F(Serve, BadUploadsAreJsonErrors) {
   // Valid audio, shorter than one clip (the reference scheme needs a few hundred samples).
   const std::string tiny = encode_wav16(std::vector<float>(5, 0.1f), kSampleRate);
   expect_json_error(c.Post("/api/predict", tiny, "audio/wav"), 422, "too short");
+  // Valid audio longer than the server takes (600 s by default): refused from its header.
+  const std::string long_song = encode_wav16(std::vector<float>(700 * 1000, 0.0f), 1000);  // 1.4 MB
+  expect_json_error(c.Post("/api/predict", long_song, "audio/wav"), 413, "700 s song");
   // The server is still fine afterwards.
   auto h = c.Get("/api/health");
   ASSERT_TRUE(h);

@@ -269,7 +269,8 @@ Server::Server(Predictor& predictor, ServerOptions options) : impl_(std::make_un
   http.set_payload_max_length(static_cast<std::size_t>(o.max_upload_bytes));
   http.set_read_timeout(30);   // a slow upload of 50 MB on a slow link; stalls end here
   http.set_write_timeout(30);
-  http.set_keep_alive_timeout(5);
+  // An idle keep-alive connection holds a worker of the bounded pool until this passes.
+  http.set_keep_alive_timeout(2);
   http.set_default_headers({{"X-Content-Type-Options", "nosniff"}, {"Referrer-Policy", "no-referrer"}});
   impl_->routes();
 }

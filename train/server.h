@@ -32,7 +32,9 @@ struct ServerOptions {
   int port = 8080;                 // 0: any free port (bind() returns it)
   int threads = 4;                 // worker pool size (bounded; connections beyond it queue)
   std::int64_t max_upload_bytes = std::int64_t{50} << 20;
-  double max_song_seconds = 1200;  // longer uploads are refused before decoding (memory bound)
+  // Longer uploads are refused from their header, before decoding: this bounds the memory one
+  // request can take (600 s of 48 kHz stereo float is 230 MB before the mixdown).
+  double max_song_seconds = 600;
   bool log_requests = true;        // one line per request on stderr
 };
 

@@ -39,7 +39,7 @@ done
 song="$shared/seed/gtzan-sample/blues.00001.wav"
 echo "serve_load: $connections concurrent uploads of $(basename "$song") ($(stat -c %s "$song") bytes) for ${seconds}s," \
      "server with $threads worker threads, $(nproc) cores"
-GN_SONG="$song" wrk --threads 2 --connections "$connections" --duration "${seconds}s" --timeout 300s --latency \
+GN_SONG="$song" wrk --threads $(( connections < 2 ? 1 : 2 )) --connections "$connections" --duration "${seconds}s" --timeout 300s --latency \
   --script "$here/upload.lua" "http://127.0.0.1:$port" | tee "$tmp/wrk"
 kill -TERM "$server"
 wait "$server"
