@@ -130,29 +130,31 @@ Dataset Dataset::build(Context& ctx, const DatasetScan& scan, const ClipScheme& 
   ProgressBar bar("spectrograms (" + frontend.name + ")", static_cast<std::int64_t>(scan.songs.size()),
                   "songs", options.progress ? stderr : nullptr);
   for (const SongEntry& song : scan.songs) {
+    // Undecodable, vanished or too-short songs are skipped, not fatal (GTZAN's jazz.00054).
+    // Only reading the song is guarded: a failing front-end (a CUDA error) or a cache that
+    // cannot be written is a problem with the machine and stops the run.
     std::unique_ptr<SpectrogramCache> cache;
+    CacheKey key;
+    std::string file;
+    Tensor song_clips;
     try {
-      const CacheKey key = CacheKey::for_song(song.path, clip_key, frontend_key);
-      const std::string file = (fs::path(cache_dir) / key.file_name()).string();
+      key = CacheKey::for_song(song.path, clip_key, frontend_key);
+      file = (fs::path(cache_dir) / key.file_name()).string();
       cache = SpectrogramCache::open(file, key);
       if (!cache) {
         const Audio audio = decode_audio(song.path);
-        const Tensor song_clips = extract_clips(audio.samples, clips, song.path);
-        const std::vector<float> spec = song_spectrograms(ctx, song_clips, frontend, options.batch_clips);
-        cache = SpectrogramCache::write(file, key, song_clips.dim(0), d.frames_, d.bins_, spec.data());
-        ++computed;
+        song_clips = extract_clips(audio.samples, clips, song.path);
       }
     } catch (const Error& e) {
-      // Undecodable or too-short songs are skipped, not fatal (GTZAN's jazz.00054); a cache
-      // that cannot be written is a problem with the machine and stops the run.
-      const std::string what = e.what();
-      if (what.find("spectrogram cache") != std::string::npos || what.find(cache_dir) != std::string::npos)
-        throw;
-      if (options.progress) bar.set_extra("");
-      log << "warning: skipping " << song.relative << ": " << what << "\n";
-      d.skipped_.push_back(song.path + ": " + what);
+      log << "warning: skipping " << song.relative << ": " << e.what() << "\n";
+      d.skipped_.push_back(song.path + ": " + e.what());
       bar.advance(1, std::to_string(d.skipped_.size()) + " skipped");
       continue;
+    }
+    if (!cache) {
+      const std::vector<float> spec = song_spectrograms(ctx, song_clips, frontend, options.batch_clips);
+      cache = SpectrogramCache::write(file, key, song_clips.dim(0), d.frames_, d.bins_, spec.data());
+      ++computed;
     }
     GN_REQUIRE(cache->frames() == d.frames_ && cache->bins() == d.bins_, "spectrogram cache for ",
                song.path, ": shape mismatch");

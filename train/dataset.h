@@ -86,6 +86,7 @@ class Dataset {
   const float* clip_data(std::int64_t clip) const;
   // x (count, frames, bins, 1) on the CPU <- clips indices[begin, begin + count); labels into
   // `labels` (resized). Unnormalised: call normalize_spectrograms afterwards (any device).
+  // Not thread-safe (it counts bytes read to bound the resident set): one gathering thread.
   void gather(Tensor& x, std::vector<int>& labels, const std::vector<std::int64_t>& indices,
               std::size_t begin, std::size_t count) const;
   // Fits logstft's per-bin statistics on `clips` (the training split) into `frontend`.

@@ -109,7 +109,7 @@ std::vector<std::int64_t> read_split_list(const std::string& list_path, const st
     else if (auto jt = stem.find(without_extension(entry)); jt != stem.end()) song = jt->second;
     if (song < 0) {
       const bool was_skipped = std::any_of(skipped.begin(), skipped.end(), [&](const std::string& s) {
-        return s.find(without_extension(entry)) != std::string::npos;
+        return s.find(without_extension(entry) + ".") != std::string::npos;
       });
       if (was_skipped) {
         (log ? *log : std::cerr) << "warning: split list " << list_path << ":" << number << ": " << entry
