@@ -345,6 +345,24 @@ TEST_F(KerasImport, MissingOrMistypedDatasetsAreNamed) {
                           {"backward_lstm/lstm_cell_2/bias:0", "(512, 1)", "(512)"});
   expect_weights_rejected(edited_weights(original, [](hid_t f) { H5Adelete(f, "layer_names"); }),
                           {"layer_names", "not a Keras weights file"});
+  // Variable-length name lists (newer h5py) are refused, not read: libhdf5 1.10's global-heap
+  // reader trusts stored lengths (see keras_import.cpp).
+  expect_weights_rejected(edited_weights(original,
+                                         [](hid_t f) {
+                                           H5Adelete(f, "layer_names");
+                                           const hid_t type = H5Tcopy(H5T_C_S1);
+                                           H5Tset_size(type, H5T_VARIABLE);
+                                           const hsize_t n = 1;
+                                           const hid_t space = H5Screate_simple(1, &n, nullptr);
+                                           const hid_t attr = H5Acreate2(f, "layer_names", type, space, H5P_DEFAULT,
+                                                                         H5P_DEFAULT);
+                                           const char* names[] = {"conv2d"};
+                                           EXPECT_GE(H5Awrite(attr, type, names), 0);
+                                           H5Aclose(attr);
+                                           H5Sclose(space);
+                                           H5Tclose(type);
+                                         }),
+                          {"layer_names", "variable-length strings"});
 }
 
 }  // namespace

@@ -1,10 +1,14 @@
 #include "train/keras_import.h"
 
 #include <hdf5.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <filesystem>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <set>
@@ -546,6 +550,10 @@ class H5Handle {
   H5Handle& operator=(const H5Handle&) = delete;
   hid_t get() const { return id_; }
   bool ok() const { return id_ >= 0; }
+  void reset(hid_t id) {
+    if (id_ >= 0) close_(id_);
+    id_ = id;
+  }
 
  private:
   hid_t id_;
@@ -573,17 +581,13 @@ class WeightsReader {
           "cannot set up an in-memory HDF5 file");
     // The name only labels the image; it must not exist on disk (the core driver refuses to
     // shadow a real file), and nothing can exist below /dev/null.
-    file_ = H5Fopen("/dev/null/genrenet-in-memory.h5", H5F_ACC_RDONLY, fapl.get());
-    check(file_ >= 0, "cannot open as HDF5 (corrupt or truncated file?)");
+    file_.reset(H5Fopen("/dev/null/genrenet-in-memory.h5", H5F_ACC_RDONLY, fapl.get()));
+    check(file_.ok(), "cannot open as HDF5 (corrupt or truncated file?)");
     // `model.save()` files keep the weights under /model_weights; `save_weights()` files at the root.
-    const char* root = H5Lexists(file_, "model_weights", H5P_DEFAULT) > 0 ? "model_weights" : "/";
+    const char* root = H5Lexists(file_.get(), "model_weights", H5P_DEFAULT) > 0 ? "model_weights" : "/";
     H5Eclear2(H5E_DEFAULT);
-    root_ = H5Gopen2(file_, root, H5P_DEFAULT);
-    check(root_ >= 0, std::string("cannot open the group '") + root + "'");
-  }
-  ~WeightsReader() {
-    if (root_ >= 0) H5Gclose(root_);
-    if (file_ >= 0) H5Fclose(file_);
+    root_.reset(H5Gopen2(file_.get(), root, H5P_DEFAULT));
+    check(root_.ok(), std::string("cannot open the group '") + root + "'");
   }
   WeightsReader(const WeightsReader&) = delete;
   WeightsReader& operator=(const WeightsReader&) = delete;
@@ -595,8 +599,8 @@ class WeightsReader {
     // Keras loads weights layer by layer in order; require the file's weighted layers to be
     // exactly the architecture's, in the same order, so no weight is silently dropped.
     std::vector<std::string> file_layers;
-    for (const std::string& name : string_attribute(root_, "layer_names", "the weights file")) {
-      H5Handle group(H5Gopen2(root_, name.c_str(), H5P_DEFAULT), H5Gclose);
+    for (const std::string& name : string_attribute(root_.get(), "layer_names", "the weights file")) {
+      H5Handle group(H5Gopen2(root_.get(), name.c_str(), H5P_DEFAULT), H5Gclose);
       check(group.ok(), "layer '" + name + "' is listed in layer_names but has no group");
       if (!string_attribute(group.get(), "weight_names", "layer '" + name + "'").empty()) file_layers.push_back(name);
     }
@@ -654,32 +658,26 @@ class WeightsReader {
                " is not a list of strings (rank ", rank, ", ", count, " elements)");
     GN_REQUIRE(H5Tget_class(type.get()) == H5T_STRING, source_, ": attribute '", name, "' of ", owner,
                " does not hold strings");
-    std::vector<std::string> values;
+    // Keras (h5py from NumPy byte arrays) writes fixed-length strings. Variable-length ones are
+    // refused rather than read: their bytes live in HDF5's global heap, whose reader in libhdf5
+    // 1.10 trusts the stored lengths (fuzzing found a memcpy of size -1 in H5HG_read).
     const htri_t variable = H5Tis_variable_str(type.get());
     check(variable >= 0, "cannot read the string type of attribute '" + std::string(name) + "'");
+    GN_REQUIRE(!variable, source_, ": attribute '", name, "' of ", owner,
+               " holds variable-length strings; Keras writes fixed-length ones");
+    const std::size_t size = H5Tget_size(type.get());
+    GN_REQUIRE(size > 0 && size <= 4096, source_, ": attribute '", name, "' of ", owner, " has strings of ", size,
+               " bytes");
     H5Handle memtype(H5Tcopy(H5T_C_S1), H5Tclose);
-    if (variable) {
-      check(H5Tset_size(memtype.get(), H5T_VARIABLE) >= 0, "cannot make a string type");
-      std::vector<char*> ptrs(static_cast<std::size_t>(count), nullptr);
-      check(H5Aread(attr.get(), memtype.get(), ptrs.data()) >= 0,
-            "cannot read attribute '" + std::string(name) + "' of " + owner);
-      for (char* p : ptrs) {
-        values.emplace_back(p ? p : "");
-        if (p) H5free_memory(p);
-      }
-    } else {
-      const std::size_t size = H5Tget_size(type.get());
-      GN_REQUIRE(size > 0 && size <= 4096, source_, ": attribute '", name, "' of ", owner, " has strings of ",
-                 size, " bytes");
-      check(H5Tset_size(memtype.get(), size) >= 0 && H5Tset_strpad(memtype.get(), H5T_STR_NULLPAD) >= 0,
-            "cannot make a string type");
-      std::vector<char> buffer(size * static_cast<std::size_t>(count), '\0');
-      check(H5Aread(attr.get(), memtype.get(), buffer.data()) >= 0,
-            "cannot read attribute '" + std::string(name) + "' of " + owner);
-      for (hssize_t i = 0; i < count; ++i) {
-        const char* p = buffer.data() + static_cast<std::size_t>(i) * size;
-        values.emplace_back(p, strnlen(p, size));
-      }
+    check(memtype.ok() && H5Tset_size(memtype.get(), size) >= 0 && H5Tset_strpad(memtype.get(), H5T_STR_NULLPAD) >= 0,
+          "cannot make a string type");
+    std::vector<char> buffer(size * static_cast<std::size_t>(count), '\0');
+    check(H5Aread(attr.get(), memtype.get(), buffer.data()) >= 0,
+          "cannot read attribute '" + std::string(name) + "' of " + owner);
+    std::vector<std::string> values;
+    for (hssize_t i = 0; i < count; ++i) {
+      const char* p = buffer.data() + static_cast<std::size_t>(i) * size;
+      values.emplace_back(p, strnlen(p, size));
     }
     return values;
   }
@@ -693,7 +691,7 @@ class WeightsReader {
 
   void read_layer(const std::string& layer, const std::vector<std::pair<std::string, std::string>>& slots,
                   const std::map<std::string, Shape>& expected, std::map<std::string, Tensor>& out) const {
-    H5Handle group(H5Gopen2(root_, layer.c_str(), H5P_DEFAULT), H5Gclose);
+    H5Handle group(H5Gopen2(root_.get(), layer.c_str(), H5P_DEFAULT), H5Gclose);
     check(group.ok(), "the weights have no group for layer '" + layer + "'");
     const std::vector<std::string> names = string_attribute(group.get(), "weight_names", "layer '" + layer + "'");
     GN_REQUIRE(names.size() == slots.size(), source_, ": layer '", layer, "' has ", names.size(),
@@ -746,16 +744,92 @@ class WeightsReader {
   }
 
   std::string source_;
-  hid_t file_ = -1, root_ = -1;
+  // Members, so a constructor that throws half-way still closes what it opened.
+  H5Handle file_{-1, H5Fclose};
+  H5Handle root_{-1, H5Gclose};
 };
 
 }  // namespace
 
+namespace {
+
+void write_all(int fd, const std::string& bytes) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;  // the parent went away; nothing left to tell
+    done += static_cast<std::size_t>(w);
+  }
+}
+
+std::string read_all(int fd) {
+  std::string out;
+  char buffer[1 << 16];
+  for (;;) {
+    const ssize_t r = ::read(fd, buffer, sizeof buffer);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return out;
+    out.append(buffer, static_cast<std::size_t>(r));
+  }
+}
+
+}  // namespace
+
+// libhdf5 1.10 (Debian 12's) is not hardened against hostile files: fuzzing finds heap
+// over-reads inside its object-header and global-heap decoders within seconds, which GenreNet
+// cannot fix. So the HDF5 parsing runs in a forked child process: a crash or sanitizer abort
+// there becomes one clear error here, and whatever the library read out of bounds stays in the
+// child. The child sends back either "T" + safetensors bytes or "E" + the error message, and
+// the parent checks the tensors' names and shapes again before using them.
 std::map<std::string, Tensor> read_keras_weights(const std::string& h5_bytes, const KerasArchitecture& arch,
                                                  const std::string& source) {
-  Hdf5Errors quiet;
-  WeightsReader reader(h5_bytes, source);
-  return reader.read(arch);
+  int fds[2];
+  GN_REQUIRE(::pipe(fds) == 0, source, ": cannot create a pipe (", std::strerror(errno), ")");
+  std::fflush(nullptr);  // no buffered output duplicated into the child
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const std::string why = std::strerror(errno);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    GN_FAIL(source, ": cannot start the HDF5 reader process (", why, ")");
+  }
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::string reply;
+    try {
+      Hdf5Errors quiet;
+      WeightsReader reader(h5_bytes, source);
+      reply = "T" + serialize_safetensors(reader.read(arch), {});
+    } catch (const Error& e) {
+      reply = std::string("E") + e.what();
+    } catch (const std::exception& e) {
+      reply = "E" + source + ": reading the weights failed (" + e.what() + ")";
+    }
+    write_all(fds[1], reply);
+    ::close(fds[1]);
+    ::_exit(0);  // no atexit handlers, no destructors of the parent's state
+  }
+  ::close(fds[1]);
+  const std::string reply = read_all(fds[0]);
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(status) || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || reply.empty())
+    GN_FAIL(source, ": the HDF5 library failed while reading this file (",
+            WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status)) : "exit status " + std::to_string(WEXITSTATUS(status)),
+            "): the file is corrupt");
+  if (reply[0] == 'E') throw Error(reply.substr(1));
+  GN_REQUIRE(reply[0] == 'T', source, ": the HDF5 reader process answered nonsense");
+  std::map<std::string, Tensor> tensors = parse_safetensors(reply.substr(1), source).tensors;
+  const std::vector<TensorSpec> specs = rcnn_tensor_specs(arch.config);
+  GN_REQUIRE(tensors.size() == specs.size(), source, ": the HDF5 reader returned ", tensors.size(), " tensors, expected ",
+             specs.size());
+  for (const TensorSpec& spec : specs)
+    GN_REQUIRE(tensors.count(spec.name) && tensors.at(spec.name).shape() == spec.shape, source,
+               ": the HDF5 reader returned no ", spec.shape.str(), " tensor '", spec.name, "'");
+  return tensors;
 }
 
 Checkpoint import_keras(const std::string& json_text, const std::string& h5_bytes, const std::string& json_source,
