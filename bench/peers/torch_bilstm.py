@@ -3,7 +3,9 @@
 the RCNN's two BiLSTM shapes (batch 32, T 128, units 128; inputs 128 then 256), forward and
 forward + backward, same thread count as GenreNet (default 2). With --genrenet PATH it first
 runs GenreNet's bench_bilstm binary (CPU cases) so both are measured back to back in one run,
-and prints a table with the ratios.
+and prints a table with the ratios. The two are alternated for --rounds rounds and each case
+reports its fastest time: on a shared machine the minimum is the number least disturbed by
+other processes, and both sides get the same treatment.
 
   python3 bench/peers/torch_bilstm.py --genrenet build/<dir>/bin/bench_bilstm
 """
@@ -40,19 +42,20 @@ def time_torch(in_size, sequences, backward, repeats):
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
-    return 1000 * sorted(times)[len(times) // 2]  # median, ms
+    return 1000 * min(times)  # ms
 
 
 def time_genrenet(binary, repeats):
     out = subprocess.run([binary, "--benchmark_filter=CPU", "--benchmark_format=json",
-                          f"--benchmark_repetitions={repeats}", "--benchmark_report_aggregates_only=true"],
+                          f"--benchmark_repetitions={repeats}"],
                          check=True, capture_output=True, text=True).stdout
     result = {}
     for b in json.loads(out)["benchmarks"]:
-        if b.get("aggregate_name") == "median":
-            # "BiLSTM/CPU/layer1/forward_backward/real_time_median" -> (layer1, forward_backward)
+        if b.get("run_type") == "iteration":
+            # "BiLSTM/CPU/layer1/forward_backward/real_time" -> (layer1, forward_backward)
             parts = b["run_name"].split("/")
-            result[(parts[2], parts[3])] = b["real_time"]
+            key = (parts[2], parts[3])
+            result[key] = min(result.get(key, float("inf")), b["real_time"])
     return result
 
 
@@ -60,15 +63,25 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--genrenet", help="path to GenreNet's bench_bilstm binary")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    ours = time_genrenet(args.genrenet, args.repeats) if args.genrenet else {}
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {B}, T {T}, units {U}; median ms")
+    ours, theirs = {}, {}
+    for _ in range(args.rounds):
+        if args.genrenet:
+            for key, ms in time_genrenet(args.genrenet, args.repeats).items():
+                ours[key] = min(ours.get(key, float("inf")), ms)
+        for name, in_size, seq in LAYERS:
+            for mode, backward in (("forward", False), ("forward_backward", True)):
+                ms = time_torch(in_size, seq, backward, args.repeats)
+                theirs[(name, mode)] = min(theirs.get((name, mode), float("inf")), ms)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {B}, T {T}, units {U}; "
+          f"fastest of {args.rounds} rounds x {args.repeats} runs, ms")
     print(f"{'case':34s} {'PyTorch':>9s} {'GenreNet':>9s} {'speed-up':>9s}")
     for name, in_size, seq in LAYERS:
         for mode, backward in (("forward", False), ("forward_backward", True)):
-            t = time_torch(in_size, seq, backward, args.repeats)
+            t = theirs[(name, mode)]
             g = ours.get((name, mode))
             gs = f"{g:9.1f} {t / g:8.2f}x" if g else f"{'-':>9s} {'-':>9s}"
             print(f"{name + ' ' + mode:34s} {t:9.1f} {gs}")
