@@ -18,9 +18,9 @@ namespace {
 namespace fs = std::filesystem;
 
 // The demo recipe: short songs and few epochs, the reference model and optimiser.
-constexpr int kSongsPerGenre = 10;
+constexpr int kSongsPerGenre = 20;
 constexpr double kSongSeconds = 9.0;
-constexpr int kEpochs = 6;
+constexpr int kEpochs = 8;
 constexpr int kBatch = 16;
 // BatchNorm moving statistics at momentum 0.99 (Keras's) still weigh their initial values by
 // 0.99^steps: after the demo's ~150 steps the inference-mode model would lag far behind the
@@ -34,8 +34,8 @@ constexpr const char* kUsage =
     "  --data DIR             the synthetic data set (default ./data/synth; created when missing)\n"
     "  --out RUN_DIR          the run folder (default ./runs/demo, or ./runs/demo-N when taken)\n"
     "  --device D             auto (default), cpu, cuda or cuda:N\n"
-    "  --epochs N             epochs (default 6)\n"
-    "  --songs-per-genre N    songs per class when creating the data set (default 10)\n"
+    "  --epochs N             epochs (default 8)\n"
+    "  --songs-per-genre N    songs per class when creating the data set (default 20)\n"
     "  --seconds T            song length when creating the data set (default 9)\n"
     "  --model NAME           reference (default) or tiny (a small model for quick tests)\n"
     "  --clip-seconds X       clip length (default 3 s, 50% overlap)\n"

@@ -145,6 +145,27 @@ TEST(Train, ResumeAfterSigkillIsBitIdentical) {
   EXPECT_EQ(slurp(root + "/full/test_results.json"), slurp(cut + "/test_results.json"));
 }
 
+TEST(Train, SplitListsChooseTheSongs) {
+  // train.txt: songs 0..7 of each genre, val.txt: song 8, test.txt: song 9 (and a comment).
+  const std::string root = test::temp_dir("train-lists");
+  std::ofstream train(root + "/train.txt"), val(root + "/val.txt"), test(root + "/test.txt");
+  test << "# held-out songs\n";
+  for (const std::string& g : synth_genres())
+    for (int i = 0; i < 10; ++i) {
+      char name[64];
+      std::snprintf(name, sizeof name, "%s/%s.%05d.wav\n", g.c_str(), g.c_str(), i);
+      (i < 8 ? train : i == 8 ? val : test) << name;
+    }
+  train.close();
+  val.close();
+  test.close();
+  const test::CommandResult r = test::run_genrenet(
+      tiny_run(root + "/run", 1, {"--split", root + "/train.txt," + root + "/val.txt," + root + "/test.txt"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("400 training clips, 50 validation, 50 test"), std::string::npos) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(slurp(root + "/run/test_results.json")).at("songs"), 10);
+}
+
 TEST(Train, ShuffleIsAPermutationKeyedBySeedAndEpoch) {
   const auto a = shuffled_order(1000, 1, 1), b = shuffled_order(1000, 1, 1), c = shuffled_order(1000, 1, 2),
              d = shuffled_order(1000, 2, 1);

@@ -23,6 +23,7 @@
 #include "train/checkpoint.h"
 #include "train/clips.h"
 #include "train/dataset.h"
+#include "train/distributed.h"
 #include "train/progress.h"
 #include "train/report.h"
 #include "train/split.h"
@@ -63,6 +64,7 @@ struct Prepared {
   double best_val_loss = std::numeric_limits<double>::infinity();
   int best_epoch = 0;
   std::vector<EpochMetrics> history;
+  DatasetScan scan;
 };
 
 SplitConfig parse_split(const std::string& text, std::uint64_t seed) {
@@ -89,7 +91,7 @@ SplitConfig parse_split(const std::string& text, std::uint64_t seed) {
 }
 
 // Everything that can be checked before a byte is written or a song decoded.
-Prepared prepare(const TrainOptions& o, std::ostream& log) {
+Prepared prepare(const TrainOptions& o, std::ostream& log, const Communicator& comm) {
   GN_REQUIRE(!o.data_dir.empty(), "--data is required: a folder with one sub-folder of songs per genre");
   GN_REQUIRE(o.frontend == "logstft" || o.frontend == "seed", "invalid --frontend '", o.frontend,
              "': expected logstft or seed");
@@ -103,11 +105,16 @@ Prepared prepare(const TrainOptions& o, std::ostream& log) {
   GN_REQUIRE(!o.out_dir.empty(), "--out must name a folder");
   GN_REQUIRE(o.bn_momentum == 0 || (o.bn_momentum > 0 && o.bn_momentum < 1),
              "--bn-momentum must be in (0, 1), got ", o.bn_momentum);
+  GN_REQUIRE(o.simulate_ranks >= 1, "--simulate-ranks must be at least 1, got ", o.simulate_ranks);
+  GN_REQUIRE(o.simulate_ranks == 1 || !comm.distributed(), "--simulate-ranks reproduces an MPI run on one process; ",
+             "under mpirun (", comm.size(), " ranks) leave it out");
 
   Prepared p;
   p.split = parse_split(o.split, o.seed);
   int ordinal = 0;
   const DeviceRequest request = parse_device_request(o.device, &ordinal);
+  // One GPU per rank: without an explicit cuda:N, rank r of a machine takes its r-th device.
+  if (comm.distributed() && o.device.find(':') == std::string::npos) ordinal = comm.local_rank();
 
   // The run folder: a new run never writes into a folder that holds one; a resumed run needs
   // its last checkpoint. The folder must be writable (checked with a probe file, removed).
@@ -135,7 +142,8 @@ Prepared prepare(const TrainOptions& o, std::ostream& log) {
   p.device = select_device(request, ordinal, &log);
 
   // Labels: the genre folders, at least two.
-  const DatasetScan scan = scan_dataset(o.data_dir);
+  p.scan = scan_dataset(o.data_dir);
+  const DatasetScan& scan = p.scan;
   GN_REQUIRE(scan.labels.size() >= 2, "data set ", o.data_dir, ": found only one genre ('", scan.labels[0],
              "'); training a classifier needs at least two genre folders");
   p.labels = scan.labels;
@@ -190,7 +198,9 @@ Prepared prepare(const TrainOptions& o, std::ostream& log) {
   GN_REQUIRE(!ec && fs::is_directory(out), "--out ", o.out_dir, ": cannot create the folder (",
              ec ? ec.message() : "not a folder", ")");
   {
-    const fs::path probe = out / ".genrenet-write-test";
+    // Each rank probes its own file: ranks sharing the folder must not remove each other's.
+    const fs::path probe =
+        out / (".genrenet-write-test" + (comm.distributed() ? "." + std::to_string(comm.rank()) : std::string()));
     std::ofstream f(probe);
     f << "ok";
     f.close();
@@ -296,8 +306,7 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
   dopt.cache_dir = o.cache_dir;
   dopt.progress = o.progress;
   dopt.log = &log;
-  const DatasetScan scan = scan_dataset(o.data_dir);
-  Dataset data = Dataset::build(ctx, scan, p.clips, p.frontend, dopt);
+  Dataset data = Dataset::build(ctx, p.scan, p.clips, p.frontend, dopt);
   GN_REQUIRE(data.num_clips() > 0, "data set ", o.data_dir, ": no usable clips (every song failed to decode or is ",
              "shorter than one clip)");
   const Split split = make_split(data, p.split, &log);
