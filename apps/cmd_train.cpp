@@ -34,12 +34,18 @@ constexpr const char* kUsage =
     "  --clip-seconds X      clip length with 50% overlap (default: the front-end's own scheme)\n"
     "  --bn-momentum X       BatchNorm moving-average momentum (default: Keras's 0.99)\n"
     "  --cache DIR           spectrogram cache folder (default: the user's cache folder)\n"
-    "  --quiet               no progress bars\n";
+    "  --quiet               no progress bars\n"
+    "  Data-parallel: mpirun -np N genrenet train ... trains one model on N ranks (each computes\n"
+    "  its shard of every batch; --batch and --lr mean the same as on one process; rank 0 writes).\n"
+    "  --collective-timeout S  end the job when a rank waits S seconds for the others (default 300;\n"
+    "                        0: wait forever)\n"
+    "  --simulate-ranks N    compute each batch as N ranks would, on this one process (per-shard\n"
+    "                        BatchNorm statistics and dropout masks; reproduces an N-rank run)\n";
 
 int run_train(const std::vector<std::string>& argv) {
   Args args("train", argv,
             {"data", "frontend", "split", "epochs", "batch", "lr", "device", "seed", "out", "model", "clip-seconds",
-             "cache", "bn-momentum"},
+             "cache", "bn-momentum", "collective-timeout", "simulate-ranks"},
             {"resume", "quiet", "help"});
   if (args.flag("help")) {
     std::cout << kUsage;
@@ -63,6 +69,8 @@ int run_train(const std::vector<std::string>& argv) {
   o.cache_dir = args.str("cache", "");
   o.bn_momentum = args.number("bn-momentum", 0, 0, 0.999999);
   o.progress = !args.flag("quiet");
+  o.collective_timeout = args.number("collective-timeout", o.collective_timeout, 0, 1e9);
+  o.simulate_ranks = static_cast<int>(args.integer("simulate-ranks", 1, 1, 4096));
   const TrainResult r = run_training(o, std::cout);
   (void)r;
   return 0;

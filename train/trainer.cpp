@@ -13,6 +13,7 @@
 
 #include "engine/context.h"
 #include "engine/error.h"
+#include "engine/ops.h"
 #include "engine/safetensors.h"
 #include "kernels/philox.h"
 #include "layers/frontend.h"
@@ -294,8 +295,19 @@ std::vector<std::int64_t> shuffled_order(std::int64_t n, std::uint64_t seed, std
   return order;
 }
 
-TrainResult run_training(const TrainOptions& o, std::ostream& log) {
-  Prepared p = prepare(o, log);
+namespace {
+
+// FNV-1a of a list of clip indices: ranks compare their splits through it.
+std::uint64_t index_checksum(const std::vector<std::int64_t>& v) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (std::int64_t x : v) h = (h ^ static_cast<std::uint64_t>(x)) * 1099511628211ull;
+  return h;
+}
+
+// The run of one rank (the whole run on one process). Ranks other than 0 get a discarding
+// `log`, no progress bars, and write nothing.
+TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& comm) {
+  Prepared p = prepare(o, log, comm);
   const fs::path out(o.out_dir);
   const auto run_start = std::chrono::steady_clock::now();
   Context ctx(p.device);
@@ -311,6 +323,14 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
              "shorter than one clip)");
   const Split split = make_split(data, p.split, &log);
   if (!p.resume_from) data.fit_normalization(p.frontend, split.train);
+  {
+    // Every rank decoded the data set itself (the cache files are written atomically, so ranks
+    // sharing a cache folder are safe): the slowest decode sets the wait, not the timeout.
+    Communicator::LongWait setup(comm, 24 * 3600.0);
+    comm.check_agreement(static_cast<std::uint64_t>(data.num_clips()), "the number of clips in " + o.data_dir);
+    comm.check_agreement(index_checksum(split.train) ^ index_checksum(split.val) * 3 ^ index_checksum(split.test) * 7,
+                         "the train / validation / test split");
+  }
 
   RCNN model(p.config, p.device);
   Adam adam(model.store().params(), AdamOptions{static_cast<float>(o.lr)});
@@ -321,6 +341,16 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
     p.resume_from.reset();
   } else {
     model.init(o.seed);
+  }
+  if (comm.distributed()) {
+    // Identical on every rank already (one seed, one checkpoint file); rank 0's copy makes it so.
+    comm.check_agreement(static_cast<std::uint64_t>(adam.t()), "the optimiser step of " + o.out_dir);
+    comm.broadcast(ctx, model.store().params(), 0, "initial parameters");
+    comm.broadcast(ctx, model.store().buffers(), 0, "initial BatchNorm statistics");
+    Tensor m = adam.m().clone(), v = adam.v().clone();
+    comm.broadcast(ctx, m, 0, "initial Adam m");
+    comm.broadcast(ctx, v, 0, "initial Adam v");
+    adam.restore(m, v, adam.t());
   }
 
   const std::string clip_json = p.clips.to_json().dump(), frontend_json = p.frontend.to_json().dump();
@@ -346,6 +376,19 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
       {"device", p.device.str()},
       {"run folder", o.out_dir},
   };
+  // Data-parallel: each global batch of --batch clips is cut into `shards` contiguous shards,
+  // shard q computed by rank q / simulate_ranks (one shard per rank under mpirun).
+  const int shards = comm.size() * o.simulate_ranks;
+  if (shards > 1) {
+    settings.emplace_back("data-parallel", std::to_string(comm.size()) + " rank" + (comm.size() > 1 ? "s" : "") +
+                                               (o.simulate_ranks > 1 ? ", " + std::to_string(o.simulate_ranks) +
+                                                                           " simulated on one process"
+                                                                     : std::string()) +
+                                               "; BatchNorm statistics per shard of " + std::to_string(o.batch) +
+                                               " / " + std::to_string(shards) + " clips");
+    log << "data-parallel: " << shards << " shards of each batch of " << o.batch << " clips (" << comm.size()
+        << " rank" << (comm.size() > 1 ? "s" : "") << ")\n";
+  }
   log << "training on " << p.device.str() << ": " << split.train.size() << " training clips, " << split.val.size()
       << " validation, " << split.test.size() << " test; " << p.labels.size() << " genres; "
       << model.store().num_params() << " parameters\n";
@@ -369,7 +412,10 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
   };
 
   Batch b;
-  Tensor probs, dlogits;
+  Tensor probs, dlogits, grad_sum;
+  // --simulate-ranks: the BatchNorm moving statistics of each simulated rank (a real rank
+  // updates its own from its shards and the ranks average them at the end of the epoch).
+  std::vector<Tensor> rank_buffers(o.simulate_ranks > 1 && model.store().buffers().defined() ? o.simulate_ranks : 0);
   for (int epoch = p.start_epoch + 1; epoch <= o.epochs; ++epoch) {
     const auto epoch_start = std::chrono::steady_clock::now();
     const std::vector<std::int64_t> perm = shuffled_order(static_cast<std::int64_t>(split.train.size()), o.seed,
@@ -384,9 +430,60 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
     if (o.progress)
       bar.emplace("epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs),
                   static_cast<std::int64_t>(order.size()), "clips");
+    // One global batch as `shards` shards. This rank's shards each run forward / backward on
+    // their clips; their gradients (each the mean over the shard's n clips) are weighted by
+    // n / count and summed here, then over the ranks: the gradient of the mean loss over all
+    // `count` clips of the batch, a partial last batch included, given per-shard BatchNorm
+    // statistics. Shard q of global step t draws its dropout masks from Philox step
+    // t * shards + q: distinct per shard, the same whichever process computes the shard.
+    for (Tensor& t : rank_buffers) t = model.store().buffers().clone();
+    auto sharded_step = [&](std::size_t begin, std::size_t count, std::int64_t s, std::int64_t steps) {
+      Tensor& grads = model.store().grads();
+      if (!grad_sum.defined()) grad_sum = Tensor::empty(grads.shape(), ctx.device());
+      ops::fill(ctx, grad_sum, 0.0f);
+      for (int k = 0; k < o.simulate_ranks; ++k) {
+        const int q = comm.rank() * o.simulate_ranks + k;
+        const std::size_t lo = begin + count * q / shards, hi = begin + count * (q + 1) / shards;
+        if (hi == lo) continue;  // fewer clips than shards: this shard adds nothing
+        const std::size_t n = hi - lo;
+        load_batch(ctx, b, data, p.frontend, order, lo, n, classes);
+        if (!rank_buffers.empty()) ops::scale(ctx, model.store().buffers(), rank_buffers[k], 1.0f);
+        const Tensor& logits = model.forward(
+            ctx, b.x, Mode::Train, RandomStep{o.seed, static_cast<std::uint64_t>(adam.t()) * shards + q});
+        if (!rank_buffers.empty()) ops::scale(ctx, rank_buffers[k], model.store().buffers(), 1.0f);
+        if (!probs.defined() || probs.shape() != logits.shape()) {
+          probs = Tensor::empty(logits.shape(), ctx.device());
+          dlogits = Tensor::empty(logits.shape(), ctx.device());
+        }
+        const double loss = softmax_cross_entropy(ctx, probs, dlogits, logits, b.onehot);
+        GN_REQUIRE(std::isfinite(loss), "training stopped: the loss became ", std::isnan(loss) ? "NaN" : "infinite",
+                   " at epoch ", epoch, ", step ", s + 1, " of ", steps, " (global step ", adam.t() + 1,
+                   ", shard ", q, " of ", shards, "); try a smaller --lr. The last good checkpoint is ",
+                   epoch > 1 ? (out / "last.safetensors").string() + " (epoch " + std::to_string(epoch - 1) + ")"
+                             : std::string("none (it diverged in the first epoch)"));
+        correct += count_correct(ctx, probs, b.onehot);
+        loss_sum += loss * static_cast<double>(n);
+        seen += static_cast<std::int64_t>(n);
+        model.backward(ctx, dlogits);
+        ops::axpby(ctx, grad_sum, grads, static_cast<float>(n) / static_cast<float>(count), 1.0f);
+      }
+      ops::scale(ctx, grads, grad_sum, 1.0f);  // a copy (x * 1 is exact)
+      comm.allreduce_sum(ctx, grads, "the gradient all-reduce");
+      adam.step(ctx, model.store().params(), grads);
+    };
     for (std::int64_t s = 0; s < steps; ++s) {
       const std::size_t begin = static_cast<std::size_t>(s) * o.batch;
       const std::size_t count = std::min<std::size_t>(o.batch, order.size() - begin);
+      if (shards > 1) {
+        sharded_step(begin, count, s, steps);
+        if (bar)
+          bar->advance(static_cast<std::int64_t>(count),
+                       "step " + std::to_string(s + 1) + "/" + std::to_string(steps) + " loss " +
+                           fixed(loss_sum / std::max<std::int64_t>(seen, 1), 4) + " acc " +
+                           fixed(100.0 * correct / std::max<std::int64_t>(seen, 1), 1) + "%" +
+                           (comm.distributed() ? " (rank 0)" : ""));
+        continue;
+      }
       load_batch(ctx, b, data, p.frontend, order, begin, count, classes);
       const Tensor& logits = model.forward(ctx, b.x, Mode::Train, RandomStep{o.seed, static_cast<std::uint64_t>(adam.t())});
       if (!probs.defined() || probs.shape() != logits.shape()) {
@@ -412,8 +509,35 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
     const double train_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
     if (bar) bar->finish();
-    const Evaluation val =
-        evaluate(ctx, model, data, p.frontend, split.val, o.batch, false, "validation", o.progress);
+    if (comm.distributed()) {
+      double sums[3] = {loss_sum, static_cast<double>(correct), static_cast<double>(seen)};
+      comm.allreduce_sum(sums, 3, "the training metrics");
+      loss_sum = sums[0];
+      correct = std::llround(sums[1]);
+      seen = std::llround(sums[2]);
+      // Each rank's BatchNorm moving statistics followed its own shards: their mean is what every
+      // rank validates with and what the checkpoint holds (a resume then needs no per-rank state).
+      comm.allreduce_mean(ctx, model.store().buffers(), "the BatchNorm statistics average");
+    }
+    if (!rank_buffers.empty()) {  // the same average over the simulated ranks, in rank order
+      Tensor& buffers = model.store().buffers();
+      ops::fill(ctx, buffers, 0.0f);
+      for (const Tensor& t : rank_buffers) ops::axpby(ctx, buffers, t, 1.0f, 1.0f);
+      ops::scale(ctx, buffers, buffers, 1.0f / static_cast<float>(rank_buffers.size()));
+    }
+    // Validation sharded too: rank r scores the r-th contiguous slice, the sums are reduced.
+    const std::size_t nv = split.val.size();
+    const std::vector<std::int64_t> my_val(split.val.begin() + nv * comm.rank() / comm.size(),
+                                           split.val.begin() + nv * (comm.rank() + 1) / comm.size());
+    Evaluation val = evaluate(ctx, model, data, p.frontend, my_val, o.batch, false, "validation", o.progress);
+    if (comm.distributed()) {
+      const double n = static_cast<double>(my_val.size());
+      double sums[3] = {n > 0 ? val.loss * n : 0, n > 0 ? val.accuracy * n : 0, n};
+      comm.allreduce_sum(sums, 3, "the validation metrics");
+      val.loss = sums[2] > 0 ? sums[0] / sums[2] : std::numeric_limits<double>::quiet_NaN();
+      val.accuracy = sums[2] > 0 ? static_cast<double>(std::llround(sums[1])) / sums[2]
+                                 : std::numeric_limits<double>::quiet_NaN();
+    }
 
     EpochMetrics m;
     m.epoch = epoch;
@@ -435,14 +559,16 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
     }
     // Order matters for a kill at any moment: metrics, then best, then last (the resume point),
     // so whatever last.safetensors says is finished has its metrics and best already on disk.
-    write_metrics_files(o.out_dir, p.history);
-    const Checkpoint c = make_checkpoint(epoch);
-    Checkpoint with_state = c;
-    with_state.tensors[kOptimizerM] = adam.m().to(Device::cpu());
-    with_state.tensors[kOptimizerV] = adam.v().to(Device::cpu());
-    const std::string bytes = serialize_checkpoint(with_state);
-    if (improved) write_file_atomically((out / "best.safetensors").string(), bytes);
-    write_file_atomically((out / "last.safetensors").string(), bytes);
+    if (comm.is_root()) {  // rank 0 alone writes (every rank holds the same state)
+      write_metrics_files(o.out_dir, p.history);
+      const Checkpoint c = make_checkpoint(epoch);
+      Checkpoint with_state = c;
+      with_state.tensors[kOptimizerM] = adam.m().to(Device::cpu());
+      with_state.tensors[kOptimizerV] = adam.v().to(Device::cpu());
+      const std::string bytes = serialize_checkpoint(with_state);
+      if (improved) write_file_atomically((out / "best.safetensors").string(), bytes);
+      write_file_atomically((out / "last.safetensors").string(), bytes);
+    }
 
     log << "epoch " << epoch << "/" << o.epochs << "  train loss " << fixed(m.train_loss, 4) << " acc "
         << fixed(100 * m.train_accuracy, 1) << "%";
@@ -459,6 +585,7 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
   result.epochs_done = std::max(p.start_epoch, o.epochs);
   result.best_epoch = p.best_epoch;
   result.history = p.history;
+  if (!comm.is_root()) return result;  // the test set and the report are rank 0's
   const fs::path best = out / "best.safetensors";
   if (!split.test.empty() && fs::exists(best)) {
     load_into_store(load_checkpoint(best.string()), model.store());
@@ -489,6 +616,23 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
   write_report(result.report_path, report);
   log << "report: " << result.report_path << "\n";
   return result;
+}
+
+}  // namespace
+
+TrainResult run_training(const TrainOptions& o, std::ostream& log) {
+  Communicator comm(o.collective_timeout);
+  if (!comm.distributed()) return train_rank(o, log, comm);
+  // Rank 0 speaks for the job; the others train silently. An error on any rank ends the whole
+  // job with that rank's message (the others would otherwise wait in the next collective).
+  std::ostream silent(nullptr);
+  TrainOptions mine = o;
+  if (!comm.is_root()) mine.progress = false;
+  try {
+    return train_rank(mine, comm.is_root() ? log : silent, comm);
+  } catch (const std::exception& e) {
+    comm.abort(e.what());
+  }
 }
 
 }  // namespace gn

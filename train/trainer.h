@@ -46,6 +46,14 @@ struct TrainOptions {
   double bn_momentum = 0;
   std::string cache_dir;             // spectrogram cache; "" = the data set's default
   bool progress = true;              // progress bars on stderr
+  // Data-parallel training (train/distributed.h): under `mpirun -np N` every rank computes its
+  // shard of each global batch; a collective that waits longer than this for the other ranks
+  // ends the job with a clear error (<= 0: wait forever).
+  double collective_timeout = 300;
+  // One process computing each global batch as this many ranks would (one shard at a time, the
+  // gradients weighted and summed): reproduces an N-rank run, per-shard BatchNorm statistics and
+  // dropout masks included, without MPI. 1 = the ordinary single-process step.
+  int simulate_ranks = 1;
 };
 
 struct TrainResult {
