@@ -31,6 +31,13 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
+// The sanitizer run (Debug, -O0, ASan) predicts several times slower: waits scale with it.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int kSlowdown = 8;
+#else
+constexpr int kSlowdown = 1;
+#endif
+
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
@@ -46,7 +53,7 @@ const std::string& reference_model() {
     const std::string out = temp_dir("serve_model") + "/ref.safetensors";
     const CommandResult r = run_genrenet({"import-keras", shared_dir() + "/seed/model.json",
                                           shared_dir() + "/seed/model_weights.h5", "-o", out},
-                                         300);
+                                         300 * kSlowdown);
     if (r.exit_code != 0) throw std::runtime_error("import-keras failed: " + r.err);
     return out;
   }();
@@ -56,7 +63,7 @@ const std::string& reference_model() {
 // One `genrenet serve` child process.
 class ServeProcess {
  public:
-  explicit ServeProcess(std::vector<std::string> extra, int max_seconds = 240) {
+  explicit ServeProcess(std::vector<std::string> extra, int max_seconds = 240 * kSlowdown) {
     dir_ = temp_dir("serve_run");
     const std::string out = dir_ + "/stdout", err = dir_ + "/stderr";
     std::vector<std::string> args = {GENRENET_BINARY, "serve", "--model", reference_model(), "--port", "0"};
@@ -85,7 +92,7 @@ class ServeProcess {
     }
     // Wait (bounded) for "listening on http://127.0.0.1:PORT/".
     const std::regex line("listening on http://127\\.0\\.0\\.1:([0-9]+)/");
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60 * kSlowdown);
     while (std::chrono::steady_clock::now() < deadline) {
       std::smatch m;
       const std::string text = slurp(out);
@@ -114,7 +121,7 @@ class ServeProcess {
   std::string stdout_text() const { return slurp(dir_ + "/stdout"); }
 
   // SIGTERM, then the exit status (bounded wait; -1 if it did not exit in time).
-  int terminate(int seconds = 30) {
+  int terminate(int seconds = 30 * kSlowdown) {
     kill(pid_, SIGTERM);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
     while (std::chrono::steady_clock::now() < deadline) {
@@ -131,7 +138,7 @@ class ServeProcess {
   httplib::Client client() const {
     httplib::Client c("127.0.0.1", port_);
     c.set_connection_timeout(5);
-    c.set_read_timeout(120);
+    c.set_read_timeout(120 * kSlowdown);
     c.set_write_timeout(30);
     return c;
   }
@@ -261,7 +268,7 @@ TEST_F(Serve, PageIsSelfContained) {
 // file name, which is the upload's name and not a path), and the file's genre.
 TEST_F(Serve, PredictsARealSongLikePredictJson) {
   const std::string path = song_path("disco.00003.wav");
-  const CommandResult cli = run_genrenet({"predict", "--json", "--model", reference_model(), path}, 300);
+  const CommandResult cli = run_genrenet({"predict", "--json", "--model", reference_model(), path}, 300 * kSlowdown);
   ASSERT_EQ(cli.exit_code, 0) << cli.err;
   json expected = json::parse(cli.out);
   expected.erase("file");
