@@ -10,7 +10,7 @@ packages=(build-essential cmake ninja-build pkg-config git
 for arg in "$@"; do
   case "$arg" in
     --with-browser) packages+=(chromium chromium-driver wrk) ;;
-    --with-fuzz) packages+=(clang libclang-rt-dev) ;;
+    --with-fuzz) packages+=(clang libclang-rt-dev libomp-dev) ;;  # clang needs libomp for -fopenmp
     --with-mpi) packages+=(libopenmpi-dev openmpi-bin) ;;
     *) echo "install-deps.sh: unknown option '$arg'" >&2; exit 2 ;;
   esac
