@@ -101,10 +101,10 @@ void run(benchmark::State& state, Device dev, int first, int last, bool backward
   state.counters["clips/s"] = benchmark::Counter(static_cast<double>(kBatch), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// Block 1's ops one by one (the largest activations: (32, 64, 257, 16)).
-void run_op(benchmark::State& state, Device dev, int op) {
+// One block's ops one by one (block 1 has the largest activations: (32, 64, 257, 16)).
+void run_op(benchmark::State& state, Device dev, int block, int op) {
   Context ctx(dev);
-  Branch b(dev, 0, 0);
+  Branch b(dev, block, block);
   b.step(ctx, true);
   Tensor pooled = Tensor::empty(b.pools[0].output_shape(b.bn_out[0].shape()), dev);
   b.pools[0].forward(ctx, pooled, b.bn_out[0]);
@@ -131,10 +131,12 @@ void register_all() {
                                    [=](benchmark::State& s) { run(s, dev, i, i, true); })
           ->Unit(benchmark::kMillisecond);
     const char* ops[] = {"conv_fwd", "conv_bwd", "bn_fwd", "bn_bwd", "pool_fwd", "pool_bwd"};
-    for (int op = 0; op < 6; ++op)
-      benchmark::RegisterBenchmark(("block1_" + std::string(ops[op]) + "/" + d).c_str(),
-                                   [=](benchmark::State& s) { run_op(s, dev, op); })
-          ->Unit(benchmark::kMillisecond);
+    for (int i = 0; i < 5; ++i)
+      for (int op = 0; op < 6; ++op)
+        if (kBlocks[i].pool || op < 4)
+          benchmark::RegisterBenchmark(("block" + std::to_string(i + 1) + "_" + ops[op] + "/" + d).c_str(),
+                                       [=](benchmark::State& s) { run_op(s, dev, i, op); })
+              ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(("cnn_branch_fwd/" + d).c_str(), [=](benchmark::State& s) { run(s, dev, 0, 4, false); })
         ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(("cnn_branch_fwd_bwd/" + d).c_str(), [=](benchmark::State& s) { run(s, dev, 0, 4, true); })

@@ -24,36 +24,45 @@ namespace gn::fn {
 // col (N*OH*OW, KH*KW*Cin) row-major from x (N, H, W, Cin): row (n, oh, ow) holds the receptive
 // field in (kh, kw, cin) order, which is exactly the row order of an HWIO kernel viewed as the
 // (KH*KW*Cin, Cout) matrix, so y = col . kernel. Out-of-image taps are zeros (the padding).
+// Called for j in [0, N*OH*OW*KH*KW): one (output pixel, tap) copies its Cin contiguous
+// channels, so the index arithmetic is paid once per tap, not once per element.
 struct Im2Col {
   float* col;
   const float* x;
   ConvGeom g;
-  GN_HD void operator()(index_t i) const {
-    index_t t = i;
-    const index_t c = t % g.c; t /= g.c;
+  GN_HD void operator()(index_t j) const {
+    index_t t = j;
     const int kx = static_cast<int>(t % g.kw); t /= g.kw;
     const int ky = static_cast<int>(t % g.kh); t /= g.kh;
     const index_t ox = t % g.ow; t /= g.ow;
     const index_t oy = t % g.oh;
     const index_t n = t / g.oh;
     const index_t iy = oy * g.sh - g.pad_top + ky, ix = ox * g.sw - g.pad_left + kx;
-    col[i] = (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w) ? x[((n * g.h + iy) * g.w + ix) * g.c + c] : 0.0f;
+    float* out = col + j * g.c;
+    if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w) {
+      const float* in = x + ((n * g.h + iy) * g.w + ix) * g.c;
+      for (index_t c = 0; c < g.c; ++c) out[c] = in[c];
+    } else {
+      for (index_t c = 0; c < g.c; ++c) out[c] = 0.0f;
+    }
   }
+  static index_t count(const ConvGeom& g) { return g.n * g.oh * g.ow * g.kh * g.kw; }
 };
 
 // dx (N, H, W, Cin) from dcol (N*OH*OW, KH*KW*Cin): the adjoint of Im2Col written as a gather
 // (each input element sums the taps that read it, in a fixed order): no atomics, deterministic.
+// Called for p in [0, N*H*W): one input pixel, all its Cin channels.
 struct Col2Im {
   float* dx;
   const float* dcol;
   ConvGeom g;
-  GN_HD void operator()(index_t i) const {
-    index_t t = i;
-    const index_t c = t % g.c; t /= g.c;
+  GN_HD void operator()(index_t p) const {
+    index_t t = p;
     const index_t ix = t % g.w; t /= g.w;
     const index_t iy = t % g.h;
     const index_t n = t / g.h;
-    float acc = 0.0f;
+    float* out = dx + p * g.c;
+    for (index_t c = 0; c < g.c; ++c) out[c] = 0.0f;
     for (int ky = 0; ky < g.kh; ++ky) {
       const index_t ty = iy + g.pad_top - ky;
       if (ty < 0 || ty % g.sh != 0 || ty / g.sh >= g.oh) continue;
@@ -62,11 +71,12 @@ struct Col2Im {
         const index_t tx = ix + g.pad_left - kx;
         if (tx < 0 || tx % g.sw != 0 || tx / g.sw >= g.ow) continue;
         const index_t ox = tx / g.sw;
-        acc += dcol[((((n * g.oh + oy) * g.ow + ox) * g.kh + ky) * g.kw + kx) * g.c + c];
+        const float* in = dcol + ((((n * g.oh + oy) * g.ow + ox) * g.kh + ky) * g.kw + kx) * g.c;
+        for (index_t c = 0; c < g.c; ++c) out[c] += in[c];
       }
     }
-    dx[i] = acc;
   }
+  static index_t count(const ConvGeom& g) { return g.n * g.h * g.w; }
 };
 
 // xp (N, HP, WP, C) = x (N, H, W, C) placed at (top, left) in zeros: explicit asymmetric padding.

@@ -91,7 +91,7 @@ void Conv2D::forward(Context& ctx, ParameterStore& store, Tensor& y, const Tenso
   const ConvGeom g = geometry(x.shape());
   const std::int64_t rows = g.n * g.oh * g.ow, taps = static_cast<std::int64_t>(g.kh) * g.kw * g.c;
   Tensor col = scratch_view(col_, Shape{rows, taps}, ctx.device());
-  cpu::for_each(col.numel(), fn::Im2Col{col.data(), x.data(), g});
+  cpu::for_each(fn::Im2Col::count(g), fn::Im2Col{col.data(), x.data(), g});
   // y (rows, Cout) = col (rows, taps) . kernel (taps, Cout)
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), filters,
               static_cast<int>(taps), 1.0f, col.data(), static_cast<int>(taps), k.data(), filters, 0.0f,
@@ -126,7 +126,7 @@ void Conv2D::backward(Context& ctx, ParameterStore& store, Tensor* dx, const Ten
   // im2col again rather than keeping forward's copy: backward then depends only on its
   // arguments, never on which forward ran last.
   Tensor col = scratch_view(col_, Shape{rows, taps}, ctx.device());
-  cpu::for_each(col.numel(), fn::Im2Col{col.data(), x.data(), g});
+  cpu::for_each(fn::Im2Col::count(g), fn::Im2Col{col.data(), x.data(), g});
   // dkernel (taps, Cout) = col^T (taps, rows) . g_pre (rows, Cout)
   cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(taps), filters,
               static_cast<int>(rows), 1.0f, col.data(), static_cast<int>(taps), gpre, filters, 0.0f,
@@ -136,7 +136,7 @@ void Conv2D::backward(Context& ctx, ParameterStore& store, Tensor* dx, const Ten
   Tensor dcol = scratch_view(dcol_, Shape{rows, taps}, ctx.device());
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), static_cast<int>(taps),
               filters, 1.0f, gpre, filters, k.data(), filters, 0.0f, dcol.data(), static_cast<int>(taps));
-  cpu::for_each(dx->numel(), fn::Col2Im{dx->data(), dcol.data(), g});
+  cpu::for_each(fn::Col2Im::count(g), fn::Col2Im{dx->data(), dcol.data(), g});
 }
 
 }  // namespace gn
