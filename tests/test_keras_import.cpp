@@ -346,7 +346,7 @@ TEST_F(KerasImport, MissingOrMistypedDatasetsAreNamed) {
   expect_weights_rejected(edited_weights(original, [](hid_t f) { H5Adelete(f, "layer_names"); }),
                           {"layer_names", "not a Keras weights file"});
   // Variable-length name lists (newer h5py) are refused, not read: libhdf5 1.10's global-heap
-  // reader trusts stored lengths (see keras_import.cpp).
+  // reader trusts stored lengths (see train/keras_weights.cpp).
   expect_weights_rejected(edited_weights(original,
                                          [](hid_t f) {
                                            H5Adelete(f, "layer_names");

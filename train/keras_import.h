@@ -1,4 +1,5 @@
-// The Keras importer: the reference model's architecture JSON (model.json, Keras 2.x Functional)
+// The Keras importer (keras_architecture.cpp: model.json; keras_weights.cpp: HDF5; keras_import.cpp:
+// the checkpoint): the reference model's architecture JSON (model.json, Keras 2.x Functional)
 // and its HDF5 weights (model_weights.h5, `save_weights` layout) -> a GenreNet checkpoint.
 //
 // The architecture is checked, not assumed: the graph is walked from the input along the CNN
@@ -49,7 +50,7 @@ KerasArchitecture parse_keras_architecture(const std::string& json_text, const s
 // Reads every weight of `arch` from HDF5 file bytes (an in-memory image; `source` names it in
 // errors) into engine names and layouts, checking dtype (floating point), rank and shape. The
 // HDF5 parsing runs in a forked child process, so a libhdf5 crash on a hostile file is a
-// gn::Error here, not a crash (see keras_import.cpp).
+// gn::Error here, not a crash (see train/keras_weights.cpp).
 std::map<std::string, Tensor> read_keras_weights(const std::string& h5_bytes, const KerasArchitecture& arch,
                                                  const std::string& source);
 
