@@ -58,8 +58,10 @@ std::string metrics_csv(const std::vector<EpochMetrics>& epochs) {
   for (const EpochMetrics& e : epochs) {
     out += std::to_string(e.epoch);
     for (double v : {e.train_loss, e.train_accuracy, e.val_loss, e.val_accuracy, e.lr, e.seconds,
-                     e.clips_per_second})
-      out += "," + number_text(v);
+                     e.clips_per_second}) {
+      out += ',';
+      out += number_text(v);
+    }
     out += "\n";
   }
   return out;
