@@ -4,6 +4,7 @@
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
+#include <string>
 #include <vector>
 
 namespace {
@@ -28,4 +29,14 @@ BENCHMARK(sgemm)->Args({1024, 1024, 1024})->Args({2048, 2048, 2048})->Args({32, 
 
 }  // namespace
 
-BENCHMARK_MAIN();
+// The OpenBLAS build (version, core, threading model) goes into the report's context, so a
+// result file says which BLAS produced its peak.
+int main(int argc, char** argv) {
+  benchmark::AddCustomContext("openblas", openblas_get_config());
+  benchmark::AddCustomContext("openblas_threads", std::to_string(openblas_get_num_threads()));
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
