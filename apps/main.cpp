@@ -7,6 +7,7 @@
 
 #include "apps/command.h"
 #include "engine/error.h"
+#include "engine/threads.h"
 
 namespace {
 void print_help() {
@@ -19,6 +20,7 @@ void print_help() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  gn::prefer_passive_openmp_wait(argv);  // see engine/threads.h: idle OpenMP workers must not spin
   if (argc < 2 || std::string(argv[1]) == "help" || std::string(argv[1]) == "--help" ||
       std::string(argv[1]) == "-h") {
     print_help();

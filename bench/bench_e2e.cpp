@@ -21,6 +21,7 @@
 #include "engine/context.h"
 #include "engine/device.h"
 #include "engine/tensor.h"
+#include "engine/threads.h"
 #include "layers/conv2d.h"
 #include "layers/frontend.h"
 #include "layers/rcnn.h"
@@ -151,6 +152,7 @@ void register_all(Device dev, const std::string& tag) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  prefer_passive_openmp_wait(argv);  // as genrenet does (engine/threads.h)
   register_all(Device::cpu(), "CPU");
   if (probe_cuda().count > 0) register_all(Device::cuda(0), "CUDA");
   benchmark::Initialize(&argc, argv);
