@@ -28,4 +28,20 @@ struct DropoutApply {
   }
 };
 
+// The CPU launch of DropoutApply over n elements, one Philox block per call: block g serves
+// elements 4g .. 4g+3 (word k for element 4g + k, exactly as philox_uniform assigns them), so
+// the mask is bit-identical to DropoutApply's while each block is computed once instead of
+// four times (per element, Philox was ~11% of a training step's CPU time). Run it over
+// (n + 3) / 4 indices. tests/test_dropout_blocks.cpp compares the two.
+struct DropoutApplyBlocks {
+  DropoutApply f;
+  index_t n;
+  GN_HD void operator()(index_t g) const {
+    const Philox4x32 r = philox_block(f.seed, f.step, f.stream, static_cast<std::uint64_t>(g));
+    const index_t first = 4 * g;
+    for (index_t k = 0; k < 4 && first + k < n; ++k)
+      f.out[first + k] = uint_to_unit_float(r.v[k]) >= f.rate ? f.in[first + k] * f.scale : 0.0f;
+  }
+};
+
 }  // namespace gn::fn

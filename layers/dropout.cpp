@@ -27,8 +27,10 @@ void apply(const Dropout& layer, Context& ctx, Tensor& out, const Tensor& in, Mo
 #if GENRENET_WITH_CUDA
   if (ctx.is_cuda()) return cuda_impl::dropout_apply(layer, ctx, out, in, rng);
 #endif
-  cpu::for_each(out.numel(), fn::DropoutApply{out.data(), in.data(), layer.rate, 1.0f / (1.0f - layer.rate),
-                                              rng.seed, rng.step, layer.stream});
+  // One Philox block per four elements (the same mask as fn::DropoutApply, see kernels/dropout.h).
+  const fn::DropoutApply f{out.data(), in.data(), layer.rate, 1.0f / (1.0f - layer.rate), rng.seed, rng.step,
+                           layer.stream};
+  cpu::for_each((out.numel() + 3) / 4, fn::DropoutApplyBlocks{f, out.numel()});
 }
 }  // namespace
 
