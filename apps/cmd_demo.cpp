@@ -21,7 +21,9 @@ namespace fs = std::filesystem;
 // (CPU, 2 cores shared with other heavy jobs, seed 1): 200 songs -> 800 / 100 / 100 clips; the
 // best epoch by validation loss was epoch 3 of 8 and scored 90% song-level (18 of 20 songs,
 // mean of clip probabilities), 85% by majority vote, 83% of clips; 8 epochs took 5.5 CPU-minutes.
-// Runs are deterministic, so the first 6 epochs of that run are this 6-epoch default.
+// Runs are deterministic: the 6-epoch default reproduced those epochs bit for bit (same losses)
+// and the same 90% / 85% / 83%, in 2:05 wall-clock on the 2-core machine with the data set
+// and its spectrogram cache already made (~40 training clips/s).
 constexpr int kSongsPerGenre = 20;
 constexpr double kSongSeconds = 9.0;
 constexpr int kEpochs = 6;
