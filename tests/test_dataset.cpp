@@ -129,11 +129,12 @@ TEST(Dataset, ScanBuildSkipCorruptAndCache) {
   // A torn cache file (interrupted write by another tool, disk full) is recomputed, not trusted.
   {
     const std::string victim = f.cache + "/" + before.begin()->first;
-    fs::resize_file(victim, fs::file_size(victim) / 2);
+    const auto whole = fs::file_size(victim);  // headers hold the song's path: sizes differ per song
+    fs::resize_file(victim, whole / 2);
     std::ostringstream log4;
     const Dataset again = build(ctx, scan, log4);
     EXPECT_EQ(again.num_clips(), 60);
-    EXPECT_EQ(fs::file_size(victim), fs::file_size(f.cache + "/" + std::next(before.begin())->first));
+    EXPECT_EQ(fs::file_size(victim), whole);
   }
 }
 
