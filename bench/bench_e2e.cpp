@@ -153,6 +153,7 @@ void register_all(Device dev, const std::string& tag) {
 
 int main(int argc, char** argv) {
   prefer_passive_openmp_wait(argv);  // as genrenet does (engine/threads.h)
+  prefer_single_threaded_blas();
   register_all(Device::cpu(), "CPU");
   if (probe_cuda().count > 0) register_all(Device::cuda(0), "CUDA");
   benchmark::Initialize(&argc, argv);
