@@ -81,9 +81,9 @@ struct RCNN::Impl {
     for (std::size_t i = 0; i < c.conv.size(); ++i) {
       const ConvBlock& b = c.conv[i];
       const std::string n = std::to_string(i + 1);
-      CnnBlock block{Conv2D("cnn.conv" + n, in_channels, b.filters, b.kernel, b.stride, Padding::Same, true),
-                     BatchNorm("cnn.bn" + n, b.filters, c.bn_momentum, c.bn_epsilon),
-                     std::nullopt, std::nullopt};
+      CnnBlock block;
+      block.conv = Conv2D("cnn.conv" + n, in_channels, b.filters, b.kernel, b.stride, Padding::Same, true);
+      block.bn = BatchNorm("cnn.bn" + n, b.filters, c.bn_momentum, c.bn_epsilon);
       if (b.pool) block.pool = MaxPool2D("cnn.pool" + n, 2, 2);
       if (b.dropout > 0) block.dropout = Dropout("cnn.dropout" + n, b.dropout, kCnnBlockDropoutStream + i);
       blocks.push_back(std::move(block));

@@ -126,8 +126,10 @@ struct GradCheck {
         }
       }
       if (outliers > max_outlier_fraction * static_cast<double>(idx.size())) failures += outliers;
-      if (report) EXPECT_EQ(failures, 0) << tg.name << ": " << failures << " of " << idx.size() << " elements wrong"
-                                         << " (" << outliers << " between " << threshold << " and " << hard << ")";
+      if (report) {
+        EXPECT_EQ(failures, 0) << tg.name << ": " << failures << " of " << idx.size() << " elements wrong"
+                               << " (" << outliers << " between " << threshold << " and " << hard << ")";
+      }
       total_failures += failures;
     }
     // A check that skipped most points as kinks proves nothing.
