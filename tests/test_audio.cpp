@@ -18,11 +18,6 @@ void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // Writes interleaved float frames with libsndfile in `format`; false when this libsndfile
 // cannot write that format (e.g. MP3 without LAME).
 bool write_sndfile(const std::string& path, const std::vector<float>& interleaved, int channels, int rate, int format) {

@@ -168,24 +168,30 @@ Audio decode_audio(const std::string& path) {
   return read_all(file.get(), info, path);
 }
 
-Audio decode_audio_memory(const std::string& bytes, const std::string& name) {
-  GN_REQUIRE(!bytes.empty(), name, ": empty file (0 bytes)");
-  MemoryFile mem{&bytes, 0};
+namespace {
+// An upload opened in place through libsndfile's virtual I/O; `mem` must outlive `file`.
+struct OpenedMemoryFile {
+  MemoryFile mem;
   SF_VIRTUAL_IO io{mem_length, mem_seek, mem_read, mem_write, mem_tell};
   SF_INFO info{};
-  SndFilePtr file(sf_open_virtual(&io, SFM_READ, &info, &mem));
-  if (!file) GN_FAIL(open_error(name));
-  reject_truncated(file.get(), name);
-  return read_all(file.get(), info, name);
+  SndFilePtr file;
+  OpenedMemoryFile(const std::string& bytes, const std::string& name) : mem{&bytes, 0} {
+    GN_REQUIRE(!bytes.empty(), name, ": empty file (0 bytes)");
+    file.reset(sf_open_virtual(&io, SFM_READ, &info, &mem));
+    if (!file) GN_FAIL(open_error(name));
+  }
+};
+}  // namespace
+
+Audio decode_audio_memory(const std::string& bytes, const std::string& name) {
+  OpenedMemoryFile f(bytes, name);
+  reject_truncated(f.file.get(), name);
+  return read_all(f.file.get(), f.info, name);
 }
 
 double audio_memory_seconds(const std::string& bytes, const std::string& name) {
-  GN_REQUIRE(!bytes.empty(), name, ": empty file (0 bytes)");
-  MemoryFile mem{&bytes, 0};
-  SF_VIRTUAL_IO io{mem_length, mem_seek, mem_read, mem_write, mem_tell};
-  SF_INFO info{};
-  SndFilePtr file(sf_open_virtual(&io, SFM_READ, &info, &mem));
-  if (!file) GN_FAIL(open_error(name));
+  OpenedMemoryFile f(bytes, name);
+  const SF_INFO& info = f.info;
   GN_REQUIRE(info.samplerate >= 1000 && info.samplerate <= 768000, name, ": bad sample rate ",
              info.samplerate, " Hz");
   return static_cast<double>(info.frames) / info.samplerate;
