@@ -7,6 +7,8 @@
 //   build/<dir>/bin/bench_bilstm [--benchmark_filter=CPU]
 #include <benchmark/benchmark.h>
 
+#include "bench/bench_main.h"
+
 #include <cstdint>
 #include <string>
 
@@ -77,11 +79,7 @@ void register_all(Device device, const char* tag) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  register_all(Device::cpu(), "CPU");
-  if (probe_cuda().count > 0) register_all(Device::cuda(0), "CUDA");
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return gn::bench::run_device_benchmarks(
+      argc, argv, [](gn::Device d, const std::string& t) { register_all(d, t.c_str()); });
 }
+

@@ -13,6 +13,8 @@
 //   build/<dir>/bin/bench_e2e [--benchmark_filter=CPU]
 #include <benchmark/benchmark.h>
 
+#include "bench/bench_main.h"
+
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -152,13 +154,7 @@ void register_all(Device dev, const std::string& tag) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  prefer_passive_openmp_wait(argv);  // as genrenet does (engine/threads.h)
-  prefer_single_threaded_blas();
-  register_all(Device::cpu(), "CPU");
-  if (probe_cuda().count > 0) register_all(Device::cuda(0), "CUDA");
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return gn::bench::run_device_benchmarks(
+      argc, argv, [](gn::Device d, const std::string& t) { register_all(d, t); });
 }
+
