@@ -28,7 +28,9 @@ Predictor::Predictor(const std::string& checkpoint_path, Device device) : path_(
              ": the front-end makes ", frontend_.frames, " x ", frontend_.bins(), " spectrograms but the model takes ",
              ck.config.time_frames, " x ", ck.config.freq_bins);
   labels_ = ck.labels;
-  model_ = std::make_unique<RCNN>(ck.config, Device::cpu());
+  // No random initialisation: load_into_store checks that the checkpoint holds every tensor
+  // of the model before it writes any, and then overwrites all of them.
+  model_ = std::make_unique<RCNN>(ck.config, Device::cpu(), RCNN::Weights::ToBeLoaded);
   load_into_store(ck, model_->store());
   model_->to(device);
 }
