@@ -13,8 +13,9 @@
 //    bins); then, once statistics are set, standardised per frequency bin:
 //    (v - mean[f]) / std[f] with mean / std from the training split.
 //
-// CPU: KissFFT (float). CUDA: cuFFT with batched plans cached per shape, on the context's
-// stream; clips and spectrograms stay on the device.
+// CPU: layers/real_fft.h (KissFFT; Bluestein over it for sizes like 32700; float). CUDA:
+// cuFFT with batched plans cached per shape, on the context's stream; clips and spectrograms
+// stay on the device.
 #pragma once
 
 #include <cstdint>
