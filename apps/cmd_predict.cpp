@@ -67,8 +67,7 @@ int run_predict(const std::vector<std::string>& argv) {
   for (const std::string& path : args.positional()) {
     try {
       Audio a = decode_audio(path);
-      GN_REQUIRE(predictor.clip_count(a) > 0, path, ": the song (", a.seconds(), " s) is shorter than one clip of ",
-                 predictor.clip_scheme().str());
+      predictor.require_long_enough(a);
       songs.push_back(std::move(a));
     } catch (const Error& e) {
       ++failed;

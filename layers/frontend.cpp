@@ -88,6 +88,10 @@ FrontendConfig FrontendConfig::from_json(const nlohmann::json& j) {
   return c;
 }
 
+std::int64_t FrontendConfig::minimum_clip_samples() const {
+  return name == "seed" ? seed_fft_size : std::max(n_fft, frames);
+}
+
 std::string FrontendConfig::cache_key() const {
   std::ostringstream os;
   os << name << " v1 n_fft=" << n_fft << " frames=" << frames;

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <random>
 #include <sstream>
 
@@ -146,6 +147,17 @@ CommandResult run_genrenet(const std::vector<std::string>& args, int timeout_sec
   r.out = slurp(out_path);
   r.err = slurp(err_path);
   return r;
+}
+
+const std::string& reference_model() {
+  static const std::string path = [] {
+    const std::string out = temp_dir("reference_model") + "/ref.safetensors";
+    const CommandResult r = run_genrenet({"import-keras", shared_dir() + "/seed/model.json",
+                                          shared_dir() + "/seed/model_weights.h5", "-o", out});
+    if (r.exit_code != 0) throw std::runtime_error("import-keras failed: " + r.err);
+    return out;
+  }();
+  return path;
 }
 
 }  // namespace gn::test

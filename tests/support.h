@@ -76,4 +76,8 @@ struct CommandResult {
 CommandResult run_genrenet(const std::vector<std::string>& args, int timeout_seconds = 600,
                            const std::string& working_dir = "");
 
+// The reference Keras model of ../shared imported once per test binary with the real binary
+// (`genrenet import-keras`); throws when the import fails. Call after GN_REQUIRE_SHARED().
+const std::string& reference_model();
+
 }  // namespace gn::test

@@ -45,10 +45,15 @@ class Predictor {
   std::string checkpoint() const { return path_; }
 
   // Classifies several songs together: their clips are concatenated and run in batches of up
-  // to `batch` clips. Each song must have at least one clip (throws naming it otherwise:
-  // check with clip_count() first to report a bad song without losing the others).
+  // to `batch` clips. Each song must be long enough (throws naming it otherwise: check with
+  // require_long_enough() first to report a bad song without losing the others).
   std::vector<SongPrediction> predict(const std::vector<Audio>& songs, int batch = 32);
   std::int64_t clip_count(const Audio& song) const;
+  // The shortest song this model classifies (at kSampleRate): its clips must be at least as
+  // long as the front-end needs (FrontendConfig::minimum_clip_samples, minimum_song_samples).
+  std::int64_t minimum_song_samples() const { return min_song_samples_; }
+  // Throws gn::Error "<source>: too short: ... needs at least ... s (why)" for a shorter song.
+  void require_long_enough(const Audio& song) const;
 
  private:
   std::string path_;
@@ -57,6 +62,7 @@ class Predictor {
   std::vector<std::string> labels_;
   FrontendConfig frontend_;
   ClipScheme clips_;
+  std::int64_t min_song_samples_ = 0;
   Tensor clip_batch_, spectrograms_;
 };
 

@@ -220,10 +220,11 @@ void Server::Impl::predict(const httplib::Request& req, httplib::Response& res, 
   } catch (const Error& e) {
     return send_error(res, 415, e.what());  // not audio, corrupt, truncated, no samples
   }
-  if (predictor.clip_count(audio) <= 0)
-    return send_error(res, 422, name + ": the song (" + std::to_string(audio.seconds()) +
-                                    " s) is shorter than one clip of the model's clip scheme (" +
-                                    predictor.clip_scheme().str() + ")");
+  try {
+    predictor.require_long_enough(audio);
+  } catch (const Error& e) {
+    return send_error(res, 422, e.what());  // valid audio the model cannot classify
+  }
   std::string().swap(bytes);  // the upload is not needed while this request waits for the model
   std::vector<Audio> songs;
   songs.push_back(std::move(audio));
