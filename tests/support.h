@@ -71,6 +71,7 @@ struct CommandResult {
   int exit_code = -1;
   std::string out;  // stdout
   std::string err;  // stderr
+  long max_rss_kb = 0;  // the child's peak resident memory (getrusage's ru_maxrss)
 };
 // Runs `genrenet <args>` (the real binary) with a timeout; stdin is /dev/null.
 CommandResult run_genrenet(const std::vector<std::string>& args, int timeout_seconds = 600,

@@ -1,8 +1,9 @@
 // `genrenet predict` through the real binary with the reference model imported from ../shared:
 // songs too short for the model are refused naming the minimum while the others are still
-// predicted. Skips when ../shared is absent.
+// predicted (test_slow_predict_stream.cpp: many files). Skips when ../shared is absent.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -45,7 +46,7 @@ TEST(PredictCli, ShortSongsAreRefusedNamingTheMinimum) {
   const CommandResult r =
       run_genrenet({"predict", "--json", "--model", reference_model(), half_second, real, just_short, just_enough});
   EXPECT_EQ(r.exit_code, 1) << r.err;  // some files failed, the others are predicted
-  for (const std::string& name : {"half_second.wav: too short: 0.50 s", "just_short.wav: too short: 14.83 s"})
+  for (const char* name : {"half_second.wav: too short: 0.50 s", "just_short.wav: too short: 14.83 s"})
     EXPECT_NE(r.err.find(name), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("this model needs songs of at least 14.83 s"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("32700 samples"), std::string::npos) << r.err;

@@ -307,7 +307,9 @@ TEST_F(Serve, BadUploadsAreJsonErrors) {
     const std::string tiny = encode_wav16(std::vector<float>(samples, 0.0f), kSampleRate);
     auto r = c.Post("/api/predict", tiny, "audio/wav");
     expect_json_error(r, 422, "too short");
-    if (r) EXPECT_NE(r->body.find("at least 14.83 s"), std::string::npos) << r->body;
+    if (r) {
+      EXPECT_NE(r->body.find("at least 14.83 s"), std::string::npos) << r->body;
+    }
   }
   // Valid audio longer than the server takes (600 s by default): refused from its header.
   const std::string long_song = encode_wav16(std::vector<float>(700 * 1000, 0.0f), 1000);  // 1.4 MB
