@@ -85,8 +85,10 @@ TEST(OpenMpWait, IdleWorkersDoNotSpin) {
   const double passive = idle_cpu_ms(true);
   std::printf("  passive: %.1f ms of CPU while idle for 300 ms\n", passive);
   EXPECT_LT(passive, 10.0);
-  // Active (the control): the idle worker spins the whole 300 ms; even on a 2-core machine
-  // shared with ~15 runnable threads its fair share is over 30 ms (measured 65-97 ms there).
+  // Active (the control): the idle worker spins the whole 300 ms and gets its fair share of a
+  // core: measured 65-190 ms on the 2-core machine with ~15 runnable threads, 29 ms with ~26.
+  // So the control asks for 10 ms more than the passive run, which ~60 runnable threads would
+  // still give.
   char exe[4096] = {0};
   ASSERT_GT(readlink("/proc/self/exe", exe, sizeof(exe) - 1), 0);
   const std::string cmd = std::string("OMP_WAIT_POLICY=active '") + exe +
@@ -101,7 +103,7 @@ TEST(OpenMpWait, IdleWorkersDoNotSpin) {
   ASSERT_NE(at, std::string::npos) << out;
   const double active = std::stod(out.substr(at + 12));
   std::printf("  active (control): %.1f ms of CPU while idle for 300 ms\n", active);
-  EXPECT_GT(active, 30.0);
+  EXPECT_GT(active, passive + 10.0);
 }
 
 }  // namespace
