@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "tests/support.h"
-#include "train/audio.h"
-#include "train/prediction_batcher.h"
-#include "train/predictor.h"
+#include "data/audio.h"
+#include "serve/prediction_batcher.h"
+#include "serve/predictor.h"
 
 namespace gn::test {
 namespace {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "tests/support.h"
-#include "train/audio.h"
+#include "data/audio.h"
 
 namespace gn::test {
 namespace {

@@ -1,4 +1,4 @@
-#include "train/clips.h"
+#include "data/clips.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "train/prediction_batcher.h"
+#include "serve/prediction_batcher.h"
 
 #include <exception>
 #include <vector>

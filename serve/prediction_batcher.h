@@ -13,7 +13,7 @@
 #include <mutex>
 #include <thread>
 
-#include "train/predictor.h"
+#include "serve/predictor.h"
 
 namespace gn {
 
