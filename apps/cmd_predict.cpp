@@ -1,9 +1,14 @@
 // `genrenet predict`: classify songs with a checkpoint (trained or imported).
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
 
 #include "apps/args.h"
 #include "apps/command.h"
@@ -26,7 +31,10 @@ constexpr const char* kUsage =
     "  --json         one JSON object per song and line: file, genre, probabilities, clips\n"
     "  --top K        genres listed per song (default 3)\n"
     "  --clips        also print every clip's prediction\n"
-    "  A file that cannot be read is reported and skipped; the exit status is then 1.\n";
+    "  --batch N      clips per model batch (default 8; larger uses more memory, is not faster on the CPU)\n"
+    "  A file that cannot be read, or is too short for the model, is reported in its place and\n"
+    "  skipped; the exit status is then 1. Files are decoded while the model runs and results\n"
+    "  are printed as they come, in the order given; memory does not grow with the number of files.\n";
 
 std::string top_list(const std::vector<float>& p, const std::vector<std::string>& labels, int top) {
   std::vector<int> order(p.size());
@@ -41,6 +49,75 @@ std::string top_list(const std::vector<float>& p, const std::vector<std::string>
   return s;
 }
 
+void print_prediction(const SongPrediction& s, const std::vector<std::string>& labels, bool json, bool clips,
+                      int top) {
+  if (json) {
+    std::cout << prediction_json(s, labels).dump() << "\n";
+    return;
+  }
+  char line[160];
+  std::snprintf(line, sizeof line, "%s %.3f  (%zu clips; top: ", labels[s.genre].c_str(), s.probabilities[s.genre],
+                s.clip_probabilities.size());
+  std::cout << s.source << ": " << line << top_list(s.probabilities, labels, top)
+            << (s.majority != s.genre ? "; majority vote: " + labels[s.majority] : std::string()) << ")\n";
+  if (clips)
+    for (std::size_t c = 0; c < s.clip_probabilities.size(); ++c) {
+      std::snprintf(line, sizeof line, "  clip %2zu  %6.2f-%6.2f s  ", c + 1, s.clip_starts[c],
+                    s.clip_starts[c] + s.clip_seconds);
+      std::cout << line << top_list(s.clip_probabilities[c], labels, top) << "\n";
+    }
+}
+
+// Decoded songs (or a file's error) handed from the decoder thread to the model, in order;
+// at most `capacity` waiting.
+struct QueuedSong {
+  std::string path;
+  Audio audio;
+  std::string error;  // non-empty: the file could not be used
+};
+
+class SongQueue {
+ public:
+  explicit SongQueue(std::size_t capacity) : capacity_(capacity) {}
+  // Blocks while full; false when the consumer cancelled.
+  bool push(QueuedSong song) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return cancelled_ || items_.size() < capacity_; });
+    if (cancelled_) return false;
+    items_.push_back(std::move(song));
+    changed_.notify_all();
+    return true;
+  }
+  // Blocks while empty and open; nullopt once closed and drained.
+  std::optional<QueuedSong> pop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return closed_ || !items_.empty(); });
+    if (items_.empty()) return std::nullopt;
+    QueuedSong song = std::move(items_.front());
+    items_.pop_front();
+    changed_.notify_all();
+    return song;
+  }
+  void close() { set(closed_); }
+  void cancel() { set(cancelled_); }
+
+ private:
+  void set(bool& flag) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    flag = true;
+    changed_.notify_all();
+  }
+  std::size_t capacity_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<QueuedSong> items_;
+  bool closed_ = false, cancelled_ = false;
+};
+
+// Songs decoded ahead of the model: enough to keep it busy while the next file decodes, few
+// enough that memory does not grow with the number of files (a 30 s song is ~2.6 MB decoded).
+constexpr std::size_t kSongsAhead = 4;
+
 int run_predict(const std::vector<std::string>& argv) {
   Args args("predict", argv, {"model", "device", "top", "batch"}, {"json", "clips", "help"});
   if (args.flag("help")) {
@@ -49,7 +126,7 @@ int run_predict(const std::vector<std::string>& argv) {
   }
   const std::string model = args.str("model", default_model_path());
   const int top = static_cast<int>(args.integer("top", 3, 1, 1000));
-  const int batch = static_cast<int>(args.integer("batch", 32, 1, 4096));
+  const int batch = static_cast<int>(args.integer("batch", kInferenceBatch, 1, 4096));
   const bool json = args.flag("json"), clips = args.flag("clips");
   GN_REQUIRE(!args.positional().empty(), "no audio files given\n", kUsage);
   if (!args.has("model"))
@@ -61,35 +138,64 @@ int run_predict(const std::vector<std::string>& argv) {
   Predictor predictor(model, device);
   const auto& labels = predictor.labels();
 
-  // Decode everything first; a bad file is reported and the others still predicted.
-  std::vector<Audio> songs;
+  // Streaming: a decoder thread reads the files in order (in parallel with the model) into a
+  // short queue; this thread takes songs from it until their clips fill a few batches,
+  // predicts them together (clips of consecutive songs share batches) and prints their results
+  // (and any file's error) in the order given. Memory holds the queue and those few songs,
+  // whatever the number of files.
+  SongQueue queue(kSongsAhead);
+  std::thread decoder([&] {
+    for (const std::string& path : args.positional()) {
+      QueuedSong item{path, {}, {}};
+      try {
+        item.audio = decode_audio(path);
+        predictor.require_long_enough(item.audio);
+      } catch (const std::exception& e) {  // gn::Error, or out of memory on a huge file
+        item.error = e.what();
+        item.audio = Audio{};
+      }
+      if (!queue.push(std::move(item))) return;  // the consumer stopped
+    }
+    queue.close();
+  });
+  struct StopDecoder {  // on any exit (an exception included) the decoder ends and is joined
+    SongQueue& q;
+    std::thread& t;
+    ~StopDecoder() {
+      q.cancel();
+      t.join();
+    }
+  } stop{queue, decoder};
+
   int failed = 0;
-  for (const std::string& path : args.positional()) {
-    try {
-      Audio a = decode_audio(path);
-      GN_REQUIRE(predictor.clip_count(a) > 0, path, ": the song (", a.seconds(), " s) is shorter than one clip of ",
-                 predictor.clip_scheme().str());
-      songs.push_back(std::move(a));
-    } catch (const Error& e) {
-      ++failed;
-      std::cerr << "genrenet predict: error: " << e.what() << "\n";
-      if (json) std::cout << nlohmann::json{{"file", path}, {"error", e.what()}}.dump() << "\n";
+  std::vector<QueuedSong> pending;  // in file order; songs and errors
+  std::int64_t pending_clips = 0;
+  const auto flush = [&] {
+    std::vector<Audio> songs;
+    for (QueuedSong& q : pending)
+      if (q.error.empty()) songs.push_back(std::move(q.audio));
+    const std::vector<SongPrediction> predictions = predictor.predict(songs, batch);
+    std::size_t next = 0;
+    for (const QueuedSong& q : pending) {
+      if (!q.error.empty()) {
+        ++failed;
+        std::cout << std::flush;  // keep stdout and stderr in file order on a terminal
+        std::cerr << "genrenet predict: error: " << q.error << "\n";
+        if (json) std::cout << nlohmann::json{{"file", q.path}, {"error", q.error}}.dump() << "\n";
+        continue;
+      }
+      print_prediction(predictions.at(next++), labels, json, clips, top);
     }
+    std::cout << std::flush;
+    pending.clear();
+    pending_clips = 0;
+  };
+  while (std::optional<QueuedSong> item = queue.pop()) {
+    if (item->error.empty()) pending_clips += predictor.clip_count(item->audio);
+    pending.push_back(std::move(*item));
+    if (pending_clips >= 4 * batch) flush();  // a few songs: their clips share batches
   }
-  for (const SongPrediction& s : predictor.predict(songs, batch)) {
-    if (json) {
-      std::cout << prediction_json(s, labels).dump() << "\n";
-      continue;
-    }
-    std::printf("%s: %s %.3f  (%zu clips; top: %s%s)\n", s.source.c_str(), labels[s.genre].c_str(),
-                s.probabilities[s.genre], s.clip_probabilities.size(), top_list(s.probabilities, labels, top).c_str(),
-                s.majority != s.genre ? ("; majority vote: " + labels[s.majority]).c_str() : "");
-    if (clips)
-      for (std::size_t c = 0; c < s.clip_probabilities.size(); ++c)
-        std::printf("  clip %2zu  %6.2f-%6.2f s  %s\n", c + 1, s.clip_starts[c], s.clip_starts[c] + s.clip_seconds,
-                    top_list(s.clip_probabilities[c], labels, top).c_str());
-  }
-  std::fflush(stdout);
+  flush();
   return failed ? 1 : 0;
 }
 

@@ -7,6 +7,7 @@
 
 #include "apps/command.h"
 #include "engine/error.h"
+#include "engine/passive_openmp_wait.h"  // idle OpenMP workers sleep (set before main)
 #include "engine/threads.h"
 
 namespace {
@@ -20,8 +21,7 @@ void print_help() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  gn::prefer_passive_openmp_wait(argv);  // see engine/threads.h: idle OpenMP workers must not spin
-  gn::prefer_single_threaded_blas();     // and one thread pool (OpenMP), not two
+  gn::prefer_single_threaded_blas();  // one thread pool (OpenMP), not two
   if (argc < 2 || std::string(argv[1]) == "help" || std::string(argv[1]) == "--help" ||
       std::string(argv[1]) == "-h") {
     print_help();

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "engine/context.h"
+#include "engine/passive_openmp_wait.h"  // the same OpenMP wait policy as genrenet
 #include "layers/frontend.h"
 
 namespace {

@@ -8,13 +8,13 @@
 #include <string>
 
 #include "engine/context.h"
+#include "engine/passive_openmp_wait.h"
 #include "engine/threads.h"
 
 namespace gn::bench {
 
 inline int run_device_benchmarks(int argc, char** argv,
                                  const std::function<void(Device, const std::string&)>& register_all) {
-  prefer_passive_openmp_wait(argv);
   prefer_single_threaded_blas();
   register_all(Device::cpu(), "CPU");
   if (probe_cuda().count > 0) register_all(Device::cuda(0), "CUDA");

@@ -11,7 +11,10 @@
 #    the librosa/NumPy front-end peer, all with T threads (the front-end peer is one process),
 # 4. measures the peak resident memory of a batch-32 training run (/usr/bin/time -v),
 # 5. prints a table (medians over the repeats, ratios to the peers, GFLOP/s as a share of
-#    the sgemm peak) and writes it with the machine's details to bench/results/<date>.md.
+#    the sgemm peak) and writes it with the machine's details to bench/results/<date>.md,
+# 6. runs bench/inference_compare.sh (process start, `predict` of 1 and many songs with peak
+#    RSS, `serve` latency and throughput, against the PyTorch predict peer) into
+#    bench/results/<date>-inference.md.
 # GenreNet makes its idle OpenMP workers sleep (engine/threads.h); the PyTorch peer gets the
 # same OMP_WAIT_POLICY=passive, which on this busy 2-core machine made its step ~1.9x faster
 # (1760 -> 929 ms in one probe): the comparison is against the peer at its best.
@@ -42,7 +45,7 @@ command -v ninja >/dev/null && generator=(-G Ninja)
 if [[ ! -f "$build/CMakeCache.txt" ]]; then
   cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DGENRENET_CUDA=$cuda >/dev/null
 fi
-cmake --build "$build" --target bench_e2e bench_frontend bench_sgemm_peak -j2 >/dev/null
+cmake --build "$build" --target bench_e2e bench_frontend bench_sgemm_peak genrenet -j2 >/dev/null
 bin="$build/bin"
 
 # --- 2. the peers' Python packages -----------------------------------------------------------
@@ -161,3 +164,7 @@ with open(out, "w") as f:
     f.write("## Machine\n\n```\n" + lscpu + f"\nOpenBLAS: {ctx.get('openblas', '?')}\nkernel: {platform.platform()}\n```\n")
 print(f"written to {out}")
 EOF
+
+# --- 6. inference: whole processes, predict and serve ----------------------------------------
+"$root/bench/inference_compare.sh" --build "$build" --python "$python" --rounds "$repeats" --out "${out%.md}-inference.md" \
+  || echo "compare.sh: the inference rows did not run (exit $?; ../shared absent?)" >&2

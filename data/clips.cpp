@@ -1,5 +1,6 @@
 #include "data/clips.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <sstream>
@@ -67,6 +68,16 @@ ClipLayout clip_layout(const ClipScheme& scheme, std::int64_t song_samples, int 
   }
   l.count = (song_samples - l.length) / l.hop + 1;
   return l;
+}
+
+std::int64_t minimum_song_samples(const ClipScheme& scheme, std::int64_t min_clip, int sample_rate) {
+  scheme.validate();
+  min_clip = std::max<std::int64_t>(min_clip, 2);  // a clip and a hop of at least one sample
+  if (scheme.kind == ClipScheme::Kind::Reference) return 10 * min_clip;  // length = song / 10
+  const std::int64_t length = clip_layout(scheme, 0, sample_rate).length;
+  GN_REQUIRE(length >= min_clip, "clip scheme ", scheme.str(), ": clips of ", length,
+             " samples are shorter than the front-end needs (", min_clip, ")");
+  return length;
 }
 
 Tensor extract_clips(const std::vector<float>& song, const ClipScheme& scheme,

@@ -44,6 +44,12 @@ struct ClipLayout {
 ClipLayout clip_layout(const ClipScheme& scheme, std::int64_t song_samples,
                        int sample_rate = 22050);
 
+// The shortest song, in samples, that has at least one clip and whose clips all hold at least
+// `min_clip` samples (what the front-end needs, FrontendConfig::minimum_clip_samples):
+//   fixed: one clip; throws gn::Error when the scheme's clip itself is shorter than min_clip;
+//   reference: clips are int(10% of the song), so 10 x min_clip.
+std::int64_t minimum_song_samples(const ClipScheme& scheme, std::int64_t min_clip, int sample_rate = 22050);
+
 // The clips of `song` as a CPU tensor (count, length). Throws gn::Error naming `source` when
 // the song is shorter than one clip.
 Tensor extract_clips(const std::vector<float>& song, const ClipScheme& scheme,

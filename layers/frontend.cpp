@@ -1,10 +1,8 @@
-// The spectrogram front-end on the CPU (KissFFT, float) and the config / statistics shared
-// with the CUDA twin in layers/frontend.cu. One clip per OpenMP iteration, each thread with
-// its own KissFFT plans and buffers (a kiss_fftr plan holds scratch memory, so plans are not
-// shared across threads).
+// The spectrogram front-end on the CPU (layers/real_fft.h: KissFFT, Bluestein for sizes with
+// large prime factors; float) and the config / statistics shared with the CUDA twin in
+// layers/frontend.cu. One clip per OpenMP iteration, each thread with its own FFT plans and
+// buffers (a plan holds scratch memory, so plans are not shared across threads).
 #include "layers/frontend.h"
-
-#include <kiss_fftr.h>
 
 #include <algorithm>
 #include <cmath>
@@ -15,6 +13,7 @@
 
 #include "engine/error.h"
 #include "kernels/frontend.h"
+#include "layers/real_fft.h"
 
 namespace gn {
 
@@ -89,6 +88,10 @@ FrontendConfig FrontendConfig::from_json(const nlohmann::json& j) {
   return c;
 }
 
+std::int64_t FrontendConfig::minimum_clip_samples() const {
+  return name == "seed" ? seed_fft_size : std::max(n_fft, frames);
+}
+
 std::string FrontendConfig::cache_key() const {
   std::ostringstream os;
   os << name << " v1 n_fft=" << n_fft << " frames=" << frames;
@@ -129,21 +132,12 @@ void BinStatistics::finish(FrontendConfig& config) const {
 // ---- CPU transform ---------------------------------------------------------------------------
 namespace {
 
-struct KissFree {
-  void operator()(kiss_fftr_state* p) const { kiss_fftr_free(p); }
-};
-using KissPlan = std::unique_ptr<kiss_fftr_state, KissFree>;
-
 // This thread's forward real FFT plan of size n (kept for the thread's lifetime).
-kiss_fftr_cfg plan_for(int n) {
-  thread_local std::map<int, KissPlan> plans;
+RealFft& plan_for(int n) {
+  thread_local std::map<int, std::unique_ptr<RealFft>> plans;
   auto it = plans.find(n);
-  if (it == plans.end()) {
-    kiss_fftr_cfg cfg = kiss_fftr_alloc(n, 0, nullptr, nullptr);
-    GN_REQUIRE(cfg != nullptr, "front-end: KissFFT could not plan a real FFT of size ", n);
-    it = plans.emplace(n, KissPlan(cfg)).first;
-  }
-  return it->second.get();
+  if (it == plans.end()) it = plans.emplace(n, std::make_unique<RealFft>(n)).first;
+  return *it->second;
 }
 
 // Periodic Hann (scipy.signal.get_window("hann", n, fftbins=True)), computed in double.
@@ -166,9 +160,8 @@ void stft_image(float* out, const float* signal, index_t len, index_t hop, const
   frames.resize(T * nfft);
   spec.resize(2 * T * bins);
   run(T * nfft, fn::FrameWindow{frames.data(), signal, window.data(), len, hop, T, nfft});
-  kiss_fftr_cfg plan = plan_for(static_cast<int>(nfft));
-  for (index_t t = 0; t < T; ++t)
-    kiss_fftr(plan, frames.data() + t * nfft, reinterpret_cast<kiss_fft_cpx*>(spec.data() + 2 * t * bins));
+  RealFft& plan = plan_for(static_cast<int>(nfft));
+  for (index_t t = 0; t < T; ++t) plan.forward(frames.data() + t * nfft, spec.data() + 2 * t * bins);
   run(T * bins, fn::SpectrumToImage{out, spec.data(), mean, stddev, T, bins, c.log_floor,
                                     c.name == "seed"});
 }
@@ -214,7 +207,7 @@ void compute_spectrograms(Context& ctx, Tensor& out, const Tensor& clips, const 
         half.resize(2 * (F / 2 + 1));
         magnitude.resize(F);
         run(F, fn::PadOrTruncate{padded.data(), in + n * len, len, F});
-        kiss_fftr(plan_for(static_cast<int>(F)), padded.data(), reinterpret_cast<kiss_fft_cpx*>(half.data()));
+        plan_for(static_cast<int>(F)).forward(padded.data(), half.data());
         run(F, fn::MirroredMagnitude{magnitude.data(), half.data(), F});
         stft_image(dst + n * image, magnitude.data(), F, c.seed_hop, c, window, nullptr, nullptr,
                    frames, spec);

@@ -13,8 +13,9 @@
 //    bins); then, once statistics are set, standardised per frequency bin:
 //    (v - mean[f]) / std[f] with mean / std from the training split.
 //
-// CPU: KissFFT (float). CUDA: cuFFT with batched plans cached per shape, on the context's
-// stream; clips and spectrograms stay on the device.
+// CPU: layers/real_fft.h (KissFFT; Bluestein over it for sizes like 32700; float). CUDA:
+// cuFFT with batched plans cached per shape, on the context's stream; clips and spectrograms
+// stay on the device.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +41,10 @@ struct FrontendConfig {
   static FrontendConfig seed();
   static FrontendConfig logstft();
   int bins() const { return n_fft / 2 + 1; }  // 513
+  // The shortest clip the transform takes as a clip like those of training: seed: the first
+  // FFT's length (a shorter clip would be zero-padded, which the model never saw; a longer one
+  // is truncated to it); logstft: one n_fft frame and one sample of hop per output frame.
+  std::int64_t minimum_clip_samples() const;
   Shape output_shape(std::int64_t clips) const { return Shape{clips, frames, bins(), 1}; }
   bool normalized() const { return !mean.empty(); }
   void validate() const;  // throws gn::Error naming the bad field

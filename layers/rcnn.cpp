@@ -212,9 +212,9 @@ struct RCNN::Impl {
   Tensor cnn_flat_scratch, rnn_scratch;
 };
 
-RCNN::RCNN(const ModelConfig& config, Device device) : impl_(std::make_unique<Impl>(config)) {
-  impl_->store.allocate(device);
-  init(0);
+RCNN::RCNN(const ModelConfig& config, Device device, Weights weights) : impl_(std::make_unique<Impl>(config)) {
+  impl_->store.allocate(device);  // zero-filled
+  if (weights == Weights::KerasInit) init(0);
 }
 
 RCNN::~RCNN() = default;

@@ -23,7 +23,11 @@ namespace gn {
 
 class RCNN {
  public:
-  explicit RCNN(const ModelConfig& config, Device device = Device::cpu());
+  // What the constructor writes into the parameters: Keras's initialisation (init(0)), or
+  // nothing but zeros for a model whose every tensor is about to be loaded from a checkpoint
+  // (the orthogonal init's Gram-Schmidt alone is measurable in a predict's start-up).
+  enum class Weights { KerasInit, ToBeLoaded };
+  explicit RCNN(const ModelConfig& config, Device device = Device::cpu(), Weights weights = Weights::KerasInit);
   ~RCNN();
   RCNN(const RCNN&) = delete;
   RCNN& operator=(const RCNN&) = delete;

@@ -1,6 +1,7 @@
 #include "serve/predictor.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -27,8 +28,15 @@ Predictor::Predictor(const std::string& checkpoint_path, Device device) : path_(
   GN_REQUIRE(frontend_.frames == ck.config.time_frames && frontend_.bins() == ck.config.freq_bins, checkpoint_path,
              ": the front-end makes ", frontend_.frames, " x ", frontend_.bins(), " spectrograms but the model takes ",
              ck.config.time_frames, " x ", ck.config.freq_bins);
+  try {
+    min_song_samples_ = gn::minimum_song_samples(clips_, frontend_.minimum_clip_samples(), kSampleRate);
+  } catch (const Error& e) {
+    GN_FAIL(checkpoint_path, ": ", e.what());
+  }
   labels_ = ck.labels;
-  model_ = std::make_unique<RCNN>(ck.config, Device::cpu());
+  // No random initialisation: load_into_store checks that the checkpoint holds every tensor
+  // of the model before it writes any, and then overwrites all of them.
+  model_ = std::make_unique<RCNN>(ck.config, Device::cpu(), RCNN::Weights::ToBeLoaded);
   load_into_store(ck, model_->store());
   model_->to(device);
 }
@@ -41,8 +49,32 @@ std::int64_t Predictor::clip_count(const Audio& song) const {
   return clip_layout(clips_, static_cast<std::int64_t>(song.samples.size()), song.sample_rate).count;
 }
 
+void Predictor::require_long_enough(const Audio& song) const {
+  // Songs arrive at kSampleRate; a song at another rate is measured in its own samples.
+  const std::int64_t need =
+      song.sample_rate == kSampleRate
+          ? min_song_samples_
+          : gn::minimum_song_samples(clips_, frontend_.minimum_clip_samples(), song.sample_rate);
+  if (static_cast<std::int64_t>(song.samples.size()) >= need) return;
+  const double need_s = static_cast<double>(need) / song.sample_rate;
+  const double clip_s = static_cast<double>(frontend_.minimum_clip_samples()) / song.sample_rate;
+  char why[256];
+  if (clips_.kind == ClipScheme::Kind::Reference)
+    std::snprintf(why, sizeof why,
+                  "the reference clip scheme cuts clips of 10%% of the song, and the %s front-end needs clips of "
+                  "at least %lld samples = %.2f s",
+                  frontend_.name.c_str(), static_cast<long long>(frontend_.minimum_clip_samples()), clip_s);
+  else
+    std::snprintf(why, sizeof why, "one clip of the model's clip scheme, %s", clips_.str().c_str());
+  char msg[512];
+  std::snprintf(msg, sizeof msg, "too short: %.2f s of audio; this model needs songs of at least %.2f s (%s)",
+                song.seconds(), need_s, why);
+  GN_FAIL(song.source, ": ", msg);
+}
+
 std::vector<SongPrediction> Predictor::predict(const std::vector<Audio>& songs, int batch) {
   GN_REQUIRE(batch > 0, "predict: batch must be positive");
+  for (const Audio& song : songs) require_long_enough(song);
   // Clips of every song, in order; clip_song[i] = index of the song clip i belongs to.
   std::vector<Tensor> song_clips;
   std::vector<std::int64_t> clip_song;

@@ -12,6 +12,7 @@
 
 #include "data/audio.h"
 #include "engine/error.h"
+#include "serve/prediction_batcher.h"
 #include "serve/prediction_json.h"
 #include "serve/predictor.h"
 #include "serve/server_page.h"
@@ -74,11 +75,11 @@ struct Server::Impl {
   Predictor& predictor;
   ServerOptions options;
   httplib::Server http;
-  std::mutex predict_mutex;  // the Predictor's Context and scratch tensors serve one song at a time
+  PredictionBatcher batcher;  // one model thread; concurrent uploads share its batches
   std::string model_json;    // GET /api/model, computed once
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
-  Impl(Predictor& p, ServerOptions o) : predictor(p), options(std::move(o)) {}
+  Impl(Predictor& p, ServerOptions o) : predictor(p), options(std::move(o)), batcher(p) {}
 
   void routes();
   void predict(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader);
@@ -220,19 +221,14 @@ void Server::Impl::predict(const httplib::Request& req, httplib::Response& res, 
   } catch (const Error& e) {
     return send_error(res, 415, e.what());  // not audio, corrupt, truncated, no samples
   }
-  if (predictor.clip_count(audio) <= 0)
-    return send_error(res, 422, name + ": the song (" + std::to_string(audio.seconds()) +
-                                    " s) is shorter than one clip of the model's clip scheme (" +
-                                    predictor.clip_scheme().str() + ")");
-  std::string().swap(bytes);  // the upload is not needed while this request waits for the model
-  std::vector<Audio> songs;
-  songs.push_back(std::move(audio));
-  const auto t1 = std::chrono::steady_clock::now();
-  SongPrediction song;
-  {
-    std::lock_guard<std::mutex> lock(predict_mutex);
-    song = std::move(predictor.predict(songs).at(0));
+  try {
+    predictor.require_long_enough(audio);
+  } catch (const Error& e) {
+    return send_error(res, 422, e.what());  // valid audio the model cannot classify
   }
+  std::string().swap(bytes);  // the upload is not needed while this request waits for the model
+  const auto t1 = std::chrono::steady_clock::now();
+  const SongPrediction song = batcher.predict(std::move(audio));
   const auto t2 = std::chrono::steady_clock::now();
   // Timings for clients and load tests: receiving + decoding vs. waiting for + running the model.
   char timing[96];

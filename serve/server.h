@@ -13,10 +13,10 @@
 // 100-continue", and read-and-discarded otherwise); the decoded length is checked from the file's
 // header before decoding; bad uploads are 4xx with a message, never a guessed genre.
 //
-// Concurrency: a fixed pool of `threads` workers accepts, reads and decodes requests in parallel;
-// the one Predictor (which owns its Context and scratch tensors) runs one song at a time behind
-// a mutex. On a CPU the model already uses every core for one song, so batching concurrent songs
-// would change the GEMM shapes but not the work; requests queue on the mutex instead.
+// Concurrency: a fixed pool of `threads` workers accepts, reads and decodes requests in parallel
+// and hands the decoded songs to a PredictionBatcher: one model thread owns the Predictor (its
+// Context and scratch tensors) and runs the songs waiting together, their clips sharing
+// batches (train/prediction_batcher.h).
 #pragma once
 
 #include <cstdint>

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -152,7 +154,9 @@ int exit_code_of(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 
 
 int ChildProcess::wait() {
   if (pid_ <= 0) return exit_code_of(raw_status_);
-  waitpid(pid_, &raw_status_, 0);
+  rusage usage{};
+  wait4(pid_, &raw_status_, 0, &usage);
+  max_rss_kb_ = usage.ru_maxrss;
   pid_ = -1;
   return exit_code_of(raw_status_);
 }
@@ -161,7 +165,9 @@ int ChildProcess::wait_for(double seconds) {
   if (pid_ <= 0) return exit_code_of(raw_status_);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   while (true) {
-    if (waitpid(pid_, &raw_status_, WNOHANG) == pid_) {
+    rusage usage{};
+    if (wait4(pid_, &raw_status_, WNOHANG, &usage) == pid_) {
+      max_rss_kb_ = usage.ru_maxrss;
       pid_ = -1;
       return exit_code_of(raw_status_);
     }
@@ -188,6 +194,7 @@ CommandResult run_genrenet(const std::vector<std::string>& args, int timeout_sec
   ChildProcess child(argv, options);
   CommandResult r;
   r.exit_code = child.wait();
+  r.max_rss_kb = child.max_rss_kb();
   auto slurp = [](const std::string& p) {
     std::ifstream in(p);
     std::stringstream ss;
@@ -197,6 +204,17 @@ CommandResult run_genrenet(const std::vector<std::string>& args, int timeout_sec
   r.out = slurp(options.out_path);
   r.err = slurp(options.err_path);
   return r;
+}
+
+const std::string& reference_model() {
+  static const std::string path = [] {
+    const std::string out = temp_dir("reference_model") + "/ref.safetensors";
+    const CommandResult r = run_genrenet({"import-keras", shared_dir() + "/seed/model.json",
+                                          shared_dir() + "/seed/model_weights.h5", "-o", out});
+    if (r.exit_code != 0) throw std::runtime_error("import-keras failed: " + r.err);
+    return out;
+  }();
+  return path;
 }
 
 }  // namespace gn::test

@@ -97,10 +97,13 @@ class ChildProcess {
   int wait_for(double seconds);
   // The raw wait status of the last reaped exit (WIFSIGNALED etc.).
   int raw_status() const { return raw_status_; }
+  // The reaped child's peak resident memory (getrusage's ru_maxrss), 0 before it is reaped.
+  long max_rss_kb() const { return max_rss_kb_; }
 
  private:
   pid_t pid_ = -1;
   int raw_status_ = 0;
+  long max_rss_kb_ = 0;
 };
 
 // Runs `sh -c command` (a shell line: pipes, environment assignments, redirections) to the end.
@@ -111,9 +114,14 @@ struct CommandResult {
   int exit_code = -1;
   std::string out;  // stdout
   std::string err;  // stderr
+  long max_rss_kb = 0;  // the child's peak resident memory (getrusage's ru_maxrss)
 };
 // Runs `genrenet <args>` (the real binary) with a timeout; stdin is /dev/null.
 CommandResult run_genrenet(const std::vector<std::string>& args, int timeout_seconds = 600,
                            const std::string& working_dir = "");
+
+// The reference Keras model of ../shared imported once per test binary with the real binary
+// (`genrenet import-keras`); throws when the import fails. Call after GN_REQUIRE_SHARED().
+const std::string& reference_model();
 
 }  // namespace gn::test

@@ -1,5 +1,6 @@
 // The spectrogram front-ends against independent NumPy/librosa computations
-// (tests/fixtures/make_frontend_fixtures.py), KissFFT's accuracy at the seed's odd FFT size,
+// (tests/fixtures/make_frontend_fixtures.py), the real FFT's accuracy at every size (Bluestein
+// at the seed's 32700),
 // and the CUDA path against the CPU path.
 //
 // Error metric for the seed golden test: per clip, max |a - b| / max |b|. The seed image is a
@@ -10,7 +11,6 @@
 // largest value is scale-free and bounds every element's error relative to what the model
 // sees. The per-element relative error on bins above 1e-3 of the maximum is reported too.
 #include <gtest/gtest.h>
-#include <kiss_fftr.h>
 
 #include <cmath>
 #include <complex>
@@ -21,6 +21,7 @@
 #include "engine/error.h"
 #include "engine/safetensors.h"
 #include "layers/frontend.h"
+#include "layers/real_fft.h"
 #include "tests/support.h"
 
 namespace gn {
@@ -126,27 +127,42 @@ TEST(FrontendLogStft, MatchesLibrosa) {
   EXPECT_LT(log_err, 1e-3);
 }
 
-TEST(FrontendSeed, KissFftAccurateAt32700) {
-  const int n = 32700;
-  std::vector<float> x = test::random_values(n, 7, -0.5f, 0.5f);
-  for (int i = 0; i < n; ++i) x[i] += 0.3f * std::sin(0.01f * i);
-  kiss_fftr_cfg cfg = kiss_fftr_alloc(n, 0, nullptr, nullptr);
-  ASSERT_NE(cfg, nullptr);
-  std::vector<kiss_fft_cpx> X(n / 2 + 1);
-  kiss_fftr(cfg, x.data(), X.data());
-  kiss_fftr_free(cfg);
-  double max_err = 0.0, max_mag = 0.0;
-  for (int b = 0; b < 64; ++b) {
-    const int k = (b * 2557 + (b == 63 ? 0 : 1)) % (n / 2 + 1);
-    std::complex<double> ref = 0.0;
-    for (int i = 0; i < n; ++i) ref += double(x[i]) * std::polar(1.0, -2.0 * M_PI * double(k) * i / n);
-    max_err = std::max(max_err, std::abs(std::complex<double>(X[k].r, X[k].i) - ref));
-    max_mag = std::max(max_mag, std::abs(ref));
+// The CPU real FFT against a float64 DFT at the sizes the front-ends use (32700: Bluestein;
+// 1024: KissFFT's radix 4) and at a few other even sizes on both paths (218 = 2 x 109 and
+// 2 x 7 x 11 x 13: Bluestein with the real unpacking at its smallest; 6000: KissFFT mixed
+// radix). Every bin is checked against the DFT (O(n^2) in double, exact to ~1e-13).
+TEST(FrontendFft, RealFftMatchesDoubleDftAtEverySize) {
+  for (const int n : {32700, 1024, 218, 2002, 6000, 2}) {
+    std::vector<float> x = test::random_values(n, 7, -0.5f, 0.5f);
+    for (int i = 0; i < n; ++i) x[i] += 0.3f * std::sin(0.01f * i);
+    RealFft fft(n);
+    EXPECT_EQ(fft.uses_bluestein(), !is_smooth_fft_size(n / 2)) << n;
+    std::vector<float> X(static_cast<std::size_t>(n) + 2);
+    fft.forward(x.data(), X.data());
+    fft.forward(x.data(), X.data());  // a second call reuses the plan's scratch
+    // Exact twiddles: exp(-2 pi i k j / n) with k j reduced modulo n in integers.
+    std::vector<std::complex<double>> twiddle(n);
+    for (int j = 0; j < n; ++j) twiddle[j] = std::polar(1.0, -2.0 * M_PI * j / n);
+    std::vector<int> bins;  // every bin of the short transforms, every 37th + Nyquist of the long
+    for (int k = 0; k <= n / 2; k += n > 4096 ? 37 : 1) bins.push_back(k);
+    if (bins.back() != n / 2) bins.push_back(n / 2);
+    double max_err = 0.0, max_mag = 0.0;
+    for (const int k : bins) {
+      std::complex<double> ref = 0.0;
+      for (std::int64_t j = 0; j < n; ++j) ref += double(x[j]) * twiddle[(j * k) % n];
+      max_err = std::max(max_err, std::abs(std::complex<double>(X[2 * k], X[2 * k + 1]) - ref));
+      max_mag = std::max(max_mag, std::abs(ref));
+    }
+    // Relative to the spectrum's scale (sqrt(n) x signal rms for noise, n x amplitude for the
+    // sine): float32 through ~log2(2n) rounding stages (Bluestein: two transforms of the
+    // power of two M >= n - 1 and three pointwise products) gives ~1e-6; 1e-5 leaves room for
+    // the worst bin without admitting a wrong twiddle or index (errors of order 1).
+    std::printf("  real FFT n=%d (%s): max |err| %.3g over max |X| %.3g -> %.3g\n", n,
+                fft.uses_bluestein() ? "Bluestein" : "KissFFT", max_err, max_mag, max_err / max_mag);
+    EXPECT_LT(max_err / max_mag, 1e-5) << n;
   }
-  // Relative to the spectrum's scale (sqrt(n) x signal rms for noise, n x amplitude for the
-  // sine): float32 with log2(n) ~ 15 stages of rounding gives ~1e-6.
-  std::printf("  KissFFT n=32700: max |err| %.3g over max |X| %.3g -> %.3g\n", max_err, max_mag, max_err / max_mag);
-  EXPECT_LT(max_err / max_mag, 1e-5);
+  EXPECT_THROW(RealFft(33), Error);
+  EXPECT_THROW(RealFft(0), Error);
 }
 
 TEST(FrontendLogStft, SinePeaksAtItsBin) {

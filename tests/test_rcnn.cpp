@@ -85,6 +85,17 @@ TEST(Rcnn, KerasDefaultInitialisation) {
   EXPECT_NE(again.store().params().to_vector(), s.params().to_vector());
 }
 
+// A model built to receive a checkpoint skips the random initialisation: every tensor stays
+// zero until loaded (a Keras-initialised model has non-zero kernels and unit gammas).
+TEST(Rcnn, AModelToBeLoadedIsNotRandomlyInitialised) {
+  RCNN model(ModelConfig::tiny(), Device::cpu(), RCNN::Weights::ToBeLoaded);
+  for (float v : model.store().params().to_vector()) ASSERT_EQ(v, 0.0f);
+  for (float v : model.store().buffers().to_vector()) ASSERT_EQ(v, 0.0f);
+  RCNN initialised(ModelConfig::tiny());
+  Context ctx(Device::cpu());
+  EXPECT_GT(ops::sum_of_squares(ctx, initialised.store().params()), 0.0);
+}
+
 TEST(Rcnn, TwoCpuRunsGiveBitIdenticalGradients) {
   auto run = [] {
     Context ctx(Device::cpu());

@@ -48,19 +48,6 @@ std::string slurp(const std::string& path) {
 
 std::string song_path(const std::string& name) { return shared_dir() + "/seed/gtzan-sample/" + name; }
 
-// The reference model imported once per test binary.
-const std::string& reference_model() {
-  static const std::string path = [] {
-    const std::string out = temp_dir("serve_model") + "/ref.safetensors";
-    const CommandResult r = run_genrenet({"import-keras", shared_dir() + "/seed/model.json",
-                                          shared_dir() + "/seed/model_weights.h5", "-o", out},
-                                         300 * kSlowdown);
-    if (r.exit_code != 0) throw std::runtime_error("import-keras failed: " + r.err);
-    return out;
-  }();
-  return path;
-}
-
 // One `genrenet serve` child process.
 class ServeProcess {
  public:
@@ -282,9 +269,17 @@ TEST_F(Serve, BadUploadsAreJsonErrors) {
   // A RIFF/WAVE header followed by garbage.
   expect_json_error(c.Post("/api/predict", song.substr(0, 12) + noise.substr(0, 5000), "audio/wav"), 415,
                     "corrupt WAV");
-  // Valid audio, shorter than one clip (the reference scheme needs a few hundred samples).
-  const std::string tiny = encode_wav16(std::vector<float>(5, 0.1f), kSampleRate);
-  expect_json_error(c.Post("/api/predict", tiny, "audio/wav"), 422, "too short");
+  // Valid audio, too short for the model: 5 samples, and 0.5 s of silence (which the reference
+  // scheme would cut into 19 clips of 0.05 s). The message names the minimum: clips of 10% of
+  // the song must fill the seed front-end's 32700-point FFT, so 327000 samples = 14.83 s.
+  for (const std::size_t samples : {std::size_t{5}, std::size_t{kSampleRate / 2}}) {
+    const std::string tiny = encode_wav16(std::vector<float>(samples, 0.0f), kSampleRate);
+    auto r = c.Post("/api/predict", tiny, "audio/wav");
+    expect_json_error(r, 422, "too short");
+    if (r) {
+      EXPECT_NE(r->body.find("at least 14.83 s"), std::string::npos) << r->body;
+    }
+  }
   // Valid audio longer than the server takes (600 s by default): refused from its header.
   const std::string long_song = encode_wav16(std::vector<float>(700 * 1000, 0.0f), 1000);  // 1.4 MB
   expect_json_error(c.Post("/api/predict", long_song, "audio/wav"), 413, "700 s song");
