@@ -33,7 +33,17 @@ for pkg in cudnn nccl; do
     touch "$dest/$(basename "$f")" && mount --bind "$f" "$dest/$(basename "$f")"
   done
   touch "$site/nvidia/$pkg/__init__.py"
-  for f in "$cuda"/lib*/lib$pkg*.so* "$cuda"/include/$pkg*.h; do hide "$f"; done
+done
+# In the toolkit they are removed outright (overlay whiteouts), not emptied: an empty cudnn.h
+# in the toolkit's include folder would still be found first, which no real image has.
+for dir in "$cuda"/lib* "$cuda"/include; do
+  [ -d "$dir" ] && [ ! -L "$dir" ] || continue
+  ov=$(mktemp -d /tmp/rehearse-ov.XXXXXX)
+  mkdir "$ov/up" "$ov/work"
+  for f in "$dir"/libcudnn* "$dir"/libnccl* "$dir"/cudnn*.h "$dir"/nccl*; do
+    [ -e "$f" ] && mknod "$ov/up/$(basename "$f")" c 0 0 && hidden=$((hidden + 1))
+  done
+  mount -t overlay overlay -o "lowerdir=$dir,upperdir=$ov/up,workdir=$ov/work" "$dir"
 done
 touch "$site/nvidia/__init__.py"
 export PYTHONPATH=$site${PYTHONPATH:+:$PYTHONPATH}
@@ -60,7 +70,7 @@ for f in /etc/alternatives/*openblas* /etc/alternatives/*blas* /etc/alternatives
 echo "gpu-rehearse: $hidden host files hidden; fake wheels in $site"
 # Spot checks that the hiding works (the build would silently use these otherwise).
 for f in /usr/include/sndfile.h /usr/include/nlohmann/json.hpp /usr/include/hdf5/serial/hdf5.h \
-         /usr/include/gtest/gtest.h "$cuda/include/cudnn.h"; do
+         /usr/include/gtest/gtest.h "$cuda/include/cudnn.h" "$cuda/lib/libcudnn.so.9"; do
   [ -s "$f" ] && { echo "gpu-rehearse: $f is still visible" >&2; exit 1; }
 done
 command -v pkg-config >/dev/null && [ -s "$(command -v pkg-config)" ] && { echo "gpu-rehearse: pkg-config still visible" >&2; exit 1; }

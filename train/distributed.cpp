@@ -173,6 +173,7 @@ Communicator::Communicator(double timeout_s) : timeout_s_(timeout_s) {
   MPI_Comm local;
   GN_CHECK_MPI(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local));
   GN_CHECK_MPI(MPI_Comm_rank(local, &local_rank_));
+  GN_CHECK_MPI(MPI_Comm_size(local, &local_size_));
   MPI_Comm_free(&local);
   impl_->rank = rank_;
   impl_->size = size_;
