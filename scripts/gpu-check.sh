@@ -163,15 +163,17 @@ bin=$build/bin
 
 # ---- 3. every CUDA test case, then the rest of the fast suite -------------------------------------
 cuda_regex='CUDA|Cuda|cuda'
+# With GPU_CHECK_TARGETS, test programs left unbuilt appear as <program>_NOT_BUILT: left out.
+unbuilt=(); [ -n "${GPU_CHECK_TARGETS:-}" ] && unbuilt=(-E _NOT_BUILT)
 if [ $built = 1 ]; then
   step_start
-  bounded 150 "$testlog" ctest --test-dir "$build" -R "$cuda_regex" --timeout 60 -j 4 --output-on-failure
+  bounded 150 "$testlog" ctest --test-dir "$build" -R "$cuda_regex" "${unbuilt[@]}" --timeout 60 -j 4 --output-on-failure
   rc=$?; [ $rc -eq 8 ] && rc=1
   record "CUDA test cases (60 s each)" $rc "$(step_secs)"
   step_start
   if [ "$(left)" -gt 150 ]; then
     echo "[gpu-check] ---- the rest of the suite (no slow label) ----" >>"$testlog"
-    bounded 120 "$testlog" ctest --test-dir "$build" -E "$cuda_regex" -LE slow --timeout 90 -j "$jobs" --output-on-failure
+    bounded 120 "$testlog" ctest --test-dir "$build" -E "$cuda_regex${GPU_CHECK_TARGETS:+|_NOT_BUILT}" -LE slow --timeout 90 -j "$jobs" --output-on-failure
     record "other test cases (90 s each)" $? "$(step_secs)"
   else
     record "other test cases" skip 0 "less than 150 s left"
