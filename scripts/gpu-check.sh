@@ -13,7 +13,8 @@
 # On a machine where no GPU answers it still builds and runs everything it can: the CUDA test
 # cases report themselves skipped and the CUDA-only steps say "skipped (no GPU)".
 # Environment: GPU_CHECK_BUDGET_S, GPU_CHECK_ARCH (default 90), GPU_CHECK_JOBS (default nproc),
-# GPU_CHECK_TARGETS (default: everything), GPU_CHECK_BUILD (default build/gpu-check).
+# GPU_CHECK_TARGETS (default: everything), GPU_CHECK_BUILD (default build/gpu-check),
+# GPU_CHECK_BUILD_S (the build's limit, default 330 s).
 set -uo pipefail
 
 if [ $# -ne 1 ] || [ "${1#-}" != "$1" ]; then
@@ -154,7 +155,7 @@ if [ $rc -eq 0 ]; then
   step_start
   targets=()
   [ -n "${GPU_CHECK_TARGETS:-}" ] && targets=(--target $GPU_CHECK_TARGETS)
-  bounded 330 "$buildlog" cmake --build "$build" -j "$jobs" "${targets[@]}"
+  bounded "${GPU_CHECK_BUILD_S:-330}" "$buildlog" cmake --build "$build" -j "$jobs" "${targets[@]}"
   rc=$?
   record "build (sm_$arch, $jobs jobs)" $rc "$(step_secs)" "$(grep -c ' error' "$buildlog") error lines in build.log"
   [ $rc -eq 0 ] && built=1
@@ -179,7 +180,7 @@ if [ $built = 1 ]; then
     record "other test cases" skip 0 "less than 150 s left"
   fi
 else
-  record "tests" 125 0 "nothing built"
+  record "tests" 1 0 "not run: the build failed"
 fi
 
 # ---- 4. benchmarks: GenreNet's CUDA cases and the PyTorch peer on the same GPU --------------------
