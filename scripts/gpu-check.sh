@@ -257,7 +257,7 @@ fi
   echo
   echo "## Test cases"
   for kind in Passed Skipped Failed Timeout "Not Run"; do
-    n=$(grep -cE "Test +#[0-9]+: .* (\*\*\*)?$kind" "$testlog")
+    n=$(grep -cE "Test +#[0-9]+: .*(\*\*\*| )$kind" "$testlog")
     echo "- $kind: $n"
   done
   echo
