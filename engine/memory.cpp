@@ -48,7 +48,6 @@ class DeviceCache {
       void* p = it->second.ptr;
       spare_events_.push_back({device, it->second.released});
       free_.erase(it);
-      in_use_ += size;
       return p;
     }
     DeviceScope scope(device);
@@ -60,8 +59,6 @@ class DeviceCache {
       status = cudaMalloc(&p, size);
     }
     GN_CHECK_CUDA(status);
-    reserved_ += size;
-    in_use_ += size;
     return p;
   }
   void release(void* p, std::size_t bytes, int device) {
@@ -72,21 +69,10 @@ class DeviceCache {
     if (!spare_event(device, &released) && cudaEventCreateWithFlags(&released, cudaEventDisableTiming) != cudaSuccess) {
       (void)cudaGetLastError();  // no event (driver failing at exit): give the block back to CUDA
       cudaFree(p);
-      reserved_ -= size;
-      in_use_ -= size;
       return;
     }
     cudaEventRecord(released, cudaStreamLegacy);
     free_.insert({{device, size}, Block{p, released}});
-    in_use_ -= size;
-  }
-  DeviceMemoryStats stats() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return {reserved_, in_use_};
-  }
-  void release_all() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    release_locked();
   }
 
  private:
@@ -124,18 +110,16 @@ class DeviceCache {
   }
   void release_locked() {
     cudaDeviceSynchronize();  // every block's last use is done (this device; others below)
-    for (auto& [key, block] : free_) {
-      cudaEventSynchronize(block.released);
-      cudaFree(block.ptr);
-      cudaEventDestroy(block.released);
-      reserved_ -= key.second;
+    for (auto& entry : free_) {
+      cudaEventSynchronize(entry.second.released);
+      cudaFree(entry.second.ptr);
+      cudaEventDestroy(entry.second.released);
     }
     free_.clear();
   }
   std::mutex mutex_;
   std::multimap<std::pair<int, std::size_t>, Block> free_;
   std::vector<std::pair<int, cudaEvent_t>> spare_events_;  // (device, event) ready for reuse
-  std::size_t reserved_ = 0, in_use_ = 0;
 };
 
 DeviceCache& device_cache() {
@@ -180,20 +164,6 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
 #else
   GN_FAIL("cannot copy between ", src_device.str(), " and ", dst_device.str(),
           ": this build of GenreNet has no CUDA path");
-#endif
-}
-
-DeviceMemoryStats device_memory_stats() {
-#if GENRENET_WITH_CUDA
-  return device_cache().stats();
-#else
-  return {};
-#endif
-}
-
-void release_cached_device_memory() {
-#if GENRENET_WITH_CUDA
-  device_cache().release_all();
 #endif
 }
 
