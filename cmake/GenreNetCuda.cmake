@@ -39,7 +39,9 @@ endif()
 # The runtime API only: never libcuda, so the binaries load on machines without a driver.
 add_library(genrenet_deps_cuda INTERFACE)
 if(GENRENET_WITH_CUDA)
+  # cuDNN first: its include folder then precedes the toolkit's, so the headers used are the
+  # ones beside the library found (a wheel's cuDNN beside a toolkit that ships another).
   target_link_libraries(genrenet_deps_cuda INTERFACE
-    CUDA::cudart CUDA::cublas CUDA::cufft genrenet_cudnn)
+    genrenet_cudnn CUDA::cudart CUDA::cublas CUDA::cufft)
 endif()
 target_link_libraries(genrenet_deps_engine INTERFACE genrenet_deps_cuda)

@@ -44,18 +44,31 @@ DeviceRequest parse_device_request(const std::string& text, int* ordinal) {
   GN_FAIL("invalid --device '", text, "': expected auto, cpu, cuda or cuda:N");
 }
 
-Device select_device(DeviceRequest request, int ordinal, std::ostream* log) {
+Device choose_device(DeviceRequest request, int ordinal, const CudaProbe& probe, LocalRanks local,
+                     std::ostream* log) {
+  GN_REQUIRE(local.count >= 1 && local.rank >= 0 && local.rank < local.count, "choose_device: local rank ",
+             local.rank, " of ", local.count);
   if (request == DeviceRequest::CPU) return Device::cpu();
-  const CudaProbe probe = probe_cuda();
-  if (request == DeviceRequest::CUDA) {
-    GN_REQUIRE(probe.count > 0, "--device cuda was requested but ", probe.reason);
-    GN_REQUIRE(ordinal < probe.count, "--device cuda:", ordinal, " was requested but only ",
-               probe.count, " CUDA device(s) exist");
+  if (request == DeviceRequest::CUDA) GN_REQUIRE(probe.count > 0, "--device cuda was requested but ", probe.reason);
+  if (probe.count == 0) {
+    if (log) *log << "genrenet: using the CPU (" << probe.reason << ")\n";
+    return Device::cpu();
+  }
+  if (ordinal >= 0) {
+    GN_REQUIRE(ordinal < probe.count, "--device cuda:", ordinal, " was requested but only ", probe.count,
+               " CUDA device(s) exist");
+    GN_REQUIRE(local.count == 1, "--device cuda:", ordinal, " names one GPU for all ", local.count,
+               " ranks of this machine; use --device cuda (rank r takes GPU r)");
     return Device::cuda(ordinal);
   }
-  if (probe.count > 0) return Device::cuda(0);
-  if (log) *log << "genrenet: using the CPU (" << probe.reason << ")\n";
-  return Device::cpu();
+  GN_REQUIRE(local.count <= probe.count, local.count, " ranks run on this machine but only ", probe.count,
+             " CUDA device(s) exist: one GPU per rank; start at most ", probe.count,
+             " ranks per machine, or train with --device cpu");
+  return Device::cuda(local.rank);
+}
+
+Device select_device(DeviceRequest request, int ordinal, std::ostream* log) {
+  return choose_device(request, request == DeviceRequest::CUDA ? ordinal : -1, probe_cuda(), {}, log);
 }
 
 Context::Context(Device device) : device_(device) {
@@ -74,6 +87,14 @@ Context& Context::operator=(Context&&) noexcept = default;
 
 CudaState& Context::cuda() {
   GN_REQUIRE(cuda_ != nullptr, "CUDA resources requested from a ", device_.str(), " context");
+#if GENRENET_WITH_CUDA
+  // The current device is per thread: a Context built on one thread and used on another (serve's
+  // workers) must not launch on, or lazily create its cuDNN / cuBLAS handles and cuFFT plans on,
+  // that thread's device 0. cudaGetDevice is a thread-local read; cudaSetDevice only on a change.
+  int current = -1;
+  GN_CHECK_CUDA(cudaGetDevice(&current));
+  if (current != cuda_->device) GN_CHECK_CUDA(cudaSetDevice(cuda_->device));
+#endif
   return *cuda_;
 }
 
@@ -99,6 +120,8 @@ CudaState::CudaState(int device_index) : device(device_index) {
 }
 
 CudaState::~CudaState() {
+  cudaSetDevice(device);  // destroyed on any thread: the handles belong to this device
+  if (stream) cudaStreamSynchronize(stream);
   if (cublas_) cublasDestroy(cublas_);
   if (cudnn_) cudnnDestroy(cudnn_);
   if (stream) cudaStreamDestroy(stream);

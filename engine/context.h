@@ -21,6 +21,21 @@ DeviceRequest parse_device_request(const std::string& text, int* ordinal = nullp
 // one line on `log` saying why. CUDA without a device: gn::Error with the reason.
 Device select_device(DeviceRequest request, int ordinal = 0, std::ostream* log = nullptr);
 
+// Where one process of a job sits: its rank among the processes of its machine and their number
+// (0 and 1 outside MPI). With GPUs, local rank r takes device r (NCCL needs one GPU per rank).
+struct LocalRanks {
+  int rank = 0;
+  int count = 1;
+};
+
+// The whole device decision as a pure function of the request, the probe and the placement, so
+// that every case (several ranks, more ranks than GPUs, no GPU) is testable on any machine.
+// `ordinal` is N of an explicit cuda:N, or -1 when none was named. Errors are gn::Error with the
+// reason: CUDA asked for and absent, cuda:N out of range, cuda:N for several ranks of a machine
+// (they would share one GPU), more ranks on a machine than GPUs.
+Device choose_device(DeviceRequest request, int ordinal, const CudaProbe& probe, LocalRanks local = {},
+                     std::ostream* log = nullptr);
+
 struct CudaState;  // stream + handles + workspace, defined in engine/cuda_context.h
 
 class Context {

@@ -5,9 +5,11 @@
 //    bottom/right), the input is padded explicitly into a scratch copy (fn::PadNHWC) and
 //    convolved with zero padding; backward-data writes the padded gradient and fn::CropNHWC
 //    takes the window that maps to the real input. Symmetric cases use cuDNN's own padding.
-//  * Numerics: CUDNN_FMA_MATH keeps FP32 (no TF32); deterministic algorithms are preferred and
-//    chosen once per input shape (cudnnGet*_v7 heuristics), then cached in the layer.
+//  * Numerics: CUDNN_FMA_MATH keeps FP32 (no TF32); deterministic algorithms are chosen whenever
+//    cuDNN has one (layers/algo_pick.h), once per input shape (cudnnGet*_v7 heuristics), then
+//    cached in the layer; a non-deterministic fallback is announced on stderr.
 #include <array>
+#include <cstdio>
 #include <map>
 
 #include "engine/cuda_context.h"
@@ -15,6 +17,7 @@
 #include "kernels/bias.h"
 #include "kernels/conv.h"
 #include "kernels/elementwise.h"
+#include "layers/algo_pick.h"
 #include "layers/conv2d.h"
 #include "layers/cudnn_util.h"
 
@@ -39,18 +42,17 @@ namespace {
 
 constexpr std::size_t kMaxWorkspace = std::size_t{1} << 30;
 
-// Perf lists come sorted fastest first: take the first that succeeded, is deterministic and
-// fits kMaxWorkspace; failing that, the first that succeeded at all.
+// layers/algo_pick.h holds the rule (deterministic first); a non-deterministic choice is said
+// once per layer and direction on stderr, since it ends bit-identical GPU runs.
 template <class Perf>
 const Perf& pick(const Perf* perf, int count, const std::string& layer, const char* what) {
   GN_REQUIRE(count > 0, layer, ": cuDNN offers no ", what, " algorithm for this shape");
-  for (int i = 0; i < count; ++i)
-    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].determinism == CUDNN_DETERMINISTIC &&
-        perf[i].memory <= kMaxWorkspace)
-      return perf[i];
-  for (int i = 0; i < count; ++i)
-    if (perf[i].status == CUDNN_STATUS_SUCCESS) return perf[i];
-  GN_FAIL(layer, ": cuDNN has no usable ", what, " algorithm for this shape");
+  const AlgoChoice c = pick_algorithm(perf, count, CUDNN_STATUS_SUCCESS, CUDNN_DETERMINISTIC, kMaxWorkspace);
+  if (c.index < 0) GN_FAIL(layer, ": cuDNN has no usable ", what, " algorithm for this shape");
+  if (!c.deterministic)
+    std::fprintf(stderr, "genrenet: warning: %s: cuDNN has no deterministic %s algorithm for this shape; "
+                 "GPU results may differ from run to run\n", layer.c_str(), what);
+  return perf[c.index];
 }
 
 // Describes the convolution the cuDNN calls see: input `xin` (maybe the padded copy).

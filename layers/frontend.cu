@@ -34,6 +34,7 @@ class PlanCache {
         plans_.clear();
       }
       cufftHandle h = 0;
+      GN_CHECK_CUDA(cudaSetDevice(device));  // a plan lives on the calling thread's current device
       GN_CHECK_CUFFT(cufftPlan1d(&h, n, CUFFT_R2C, batch));
       it = plans_.emplace(key, h).first;
     }

@@ -54,7 +54,9 @@ class ServeProcess {
   explicit ServeProcess(std::vector<std::string> extra, int max_seconds = 240 * kSlowdown) {
     dir_ = temp_dir("serve_run");
     const std::string out = dir_ + "/stdout", err = dir_ + "/stderr";
-    std::vector<std::string> args = {GENRENET_BINARY, "serve", "--model", reference_model(), "--port", "0"};
+    // The device is named: responses are compared with the CPU's `predict` bit for bit.
+    std::vector<std::string> args = {GENRENET_BINARY, "serve", "--model", reference_model(), "--port", "0",
+                                     "--device", "cpu"};
     args.insert(args.end(), extra.begin(), extra.end());
     const std::string cwd = work_dir();
     fs::create_directories(cwd);
@@ -224,7 +226,8 @@ TEST_F(Serve, PageIsSelfContained) {
 // file name, which is the upload's name and not a path), and the file's genre.
 TEST_F(Serve, PredictsARealSongLikePredictJson) {
   const std::string path = song_path("disco.00003.wav");
-  const CommandResult cli = run_genrenet({"predict", "--json", "--model", reference_model(), path}, 300 * kSlowdown);
+  const CommandResult cli = run_genrenet({"predict", "--device", "cpu", "--json", "--model", reference_model(), path},
+                                          300 * kSlowdown);
   ASSERT_EQ(cli.exit_code, 0) << cli.err;
   json expected = json::parse(cli.out);
   expected.erase("file");

@@ -76,7 +76,7 @@ const std::string& cache_dir() {
 
 std::string train_args(const std::string& out, int epochs, int batch, const std::string& extra = "") {
   return std::string(GENRENET_BINARY) + " train --data " + data_dir() + " --cache " + cache_dir() + " --out " + out +
-         " --model tiny --clip-seconds 1 --seed 5 --quiet --epochs " + std::to_string(epochs) + " --batch " +
+         " --model tiny --clip-seconds 1 --seed 5 --quiet --device cpu --epochs " + std::to_string(epochs) + " --batch " +
          std::to_string(batch) + " " + extra;
 }
 

@@ -113,6 +113,7 @@ Communicator::Communicator(double timeout_s) : timeout_s_(timeout_s) {
   rank_ = world_->rank();
   size_ = world_->size();
   local_rank_ = world_->local_rank();
+  local_size_ = world_->local_size();
 }
 
 Communicator::~Communicator() = default;

@@ -44,6 +44,7 @@ class Communicator {
   int rank() const { return rank_; }
   int size() const { return size_; }
   int local_rank() const { return local_rank_; }  // rank among the ranks of this machine
+  int local_size() const { return local_size_; }  // number of ranks on this machine
   bool is_root() const { return rank_ == 0; }
   bool distributed() const { return size_ > 1; }
   double timeout_seconds() const { return timeout_s_; }
@@ -82,7 +83,7 @@ class Communicator {
   struct Module;
   std::unique_ptr<Module> module_;  // null: a world of one
   MpiWorld* world_ = nullptr;       // module_'s world
-  int rank_ = 0, size_ = 1, local_rank_ = 0;
+  int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
   double timeout_s_ = 300;
 };
 

@@ -115,8 +115,7 @@ Prepared prepare(const TrainOptions& o, std::ostream& log, const Communicator& c
   p.split = parse_split(o.split, o.seed);
   int ordinal = 0;
   const DeviceRequest request = parse_device_request(o.device, &ordinal);
-  // One GPU per rank: without an explicit cuda:N, rank r of a machine takes its r-th device.
-  if (comm.distributed() && o.device.find(':') == std::string::npos) ordinal = comm.local_rank();
+  if (o.device.find(':') == std::string::npos) ordinal = -1;  // none named: rank r of a machine takes GPU r
 
   // The run folder: a new run never writes into a folder that holds one; a resumed run needs
   // its last checkpoint. The folder must be writable (checked with a probe file, removed).
@@ -141,7 +140,7 @@ Prepared prepare(const TrainOptions& o, std::ostream& log, const Communicator& c
     GN_REQUIRE(p.resume_from->has_optimizer_state(), "--resume: ", last.string(),
                " has no optimiser state (it is not a training checkpoint)");
   }
-  p.device = select_device(request, ordinal, &log);
+  p.device = choose_device(request, ordinal, probe_cuda(), {comm.local_rank(), comm.local_size()}, &log);
 
   // Labels: the genre folders, at least two.
   p.scan = scan_dataset(o.data_dir);

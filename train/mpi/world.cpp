@@ -87,6 +87,7 @@ class World final : public MpiWorld {
     MPI_Comm local;
     GN_CHECK_MPI(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local));
     GN_CHECK_MPI(MPI_Comm_rank(local, &local_rank_));
+    GN_CHECK_MPI(MPI_Comm_size(local, &local_size_));
     MPI_Comm_free(&local);
     thread_ = std::thread([this] { watch(); });
   }
@@ -107,6 +108,7 @@ class World final : public MpiWorld {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   int local_rank() const override { return local_rank_; }
+  int local_size() const override { return local_size_; }
 
   void allreduce_sum(float* data, std::int64_t n, int cuda_device, void* cuda_stream, const char* what,
                      double timeout_s) override {
@@ -245,7 +247,7 @@ class World final : public MpiWorld {
 
   bool initialised_here_ = false;
   bool thread_multiple_ = false;  // MPI_Abort may be called from the watchdog thread
-  int rank_ = 0, size_ = 1, local_rank_ = 0;
+  int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false, active_ = false;

@@ -20,6 +20,7 @@ class MpiWorld {
   virtual int rank() const = 0;
   virtual int size() const = 0;
   virtual int local_rank() const = 0;  // rank among the ranks of this machine
+  virtual int local_size() const = 0;  // number of ranks on this machine
 
   // Each collective is watched: one that waits longer than `timeout_s` (> 0) for its peers
   // prints one line naming `what` and ends the whole job.
