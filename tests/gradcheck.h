@@ -168,7 +168,8 @@ struct LayerCheckSetup {
   Pass pass{Mode::Train};
   float input_lo = -1.0f, input_hi = 1.0f;
   float param_lo = -0.5f, param_hi = 0.5f;
-  std::uint32_t seed = 5;  // input from `seed`, parameter tensor i from seed + 1 + i
+  std::uint32_t seed = 5;         // the input's values
+  std::uint32_t param_seed = 11;  // the flat parameter buffer's values
   bool input_gradient = true;
 };
 
@@ -182,13 +183,8 @@ struct LayerGradCheck : GradCheck {
   LayerGradCheck(Context& c, Layer& l, const LayerCheckSetup& setup) : GradCheck(c), layer(l), s(setup) {
     layer.declare(store);
     store.allocate(ctx.device());
-    std::uint32_t seed = s.seed;
-    for (const ParameterStore::Entry& e : store.entries()) {
-      ++seed;
-      if (e.kind != ParameterStore::Kind::Parameter) continue;
-      const ParameterStore::Handle h = store.handle(e.name);
-      store.param(h).copy_from(random_tensor(e.shape, seed, Device::cpu(), s.param_lo, s.param_hi));
-    }
+    if (store.num_params() > 0)
+      store.params().copy_from(random_tensor(store.params().shape(), s.param_seed, Device::cpu(), s.param_lo, s.param_hi));
     x = random_tensor(s.input, s.seed, ctx.device(), s.input_lo, s.input_hi);
     y = Tensor::empty(layer.output_shape(s.input), ctx.device());
     dx = Tensor::empty(s.input, ctx.device());
