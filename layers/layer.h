@@ -39,11 +39,12 @@ struct RandomStep {
 };
 
 // What one forward / backward pass needs besides tensors: Train or Infer (BatchNorm's
-// statistics, dropout, what BiLSTM keeps) and the dropout key. The mode has no default, so
-// an inference call cannot train by omission.
+// statistics, dropout, what BiLSTM keeps) and the dropout key. There is no default mode
+// (`Pass{}` does not compile), so an inference call cannot train by omission.
 struct Pass {
+  constexpr Pass(Mode m, RandomStep r = {}) : mode(m), rng(r) {}
   Mode mode;
-  RandomStep rng = {};
+  RandomStep rng;
 };
 
 }  // namespace gn
