@@ -85,12 +85,12 @@ class BiLSTM {
 
 #if GENRENET_WITH_CUDA
 // The CUDA twins, defined in layers/bilstm.cu.
-namespace bilstm_cuda {
+namespace cuda {
 void forward(const BiLSTM& layer, BiLSTM::CudaStatePtr& state, Context& ctx,
              const ParameterStore& store, Tensor& y, const Tensor& x, Mode mode);
 void backward(const BiLSTM& layer, BiLSTM::CudaStatePtr& state, Context& ctx,
               ParameterStore& store, Tensor* dx, const Tensor& dy, const Tensor& x);
-}  // namespace bilstm_cuda
+}  // namespace cuda
 #endif
 
 }  // namespace gn

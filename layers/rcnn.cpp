@@ -1,4 +1,4 @@
-// The RCNN, assembled from the layers in the order of DESIGN.md's table. Device-agnostic: each
+// The RCNN, assembled from the layers in the order of the model table in docs/design.md. Device-agnostic: each
 // layer dispatches on the tensors' device, so this file is the whole model on CPU and CUDA.
 #include "layers/rcnn.h"
 
@@ -15,6 +15,7 @@
 #include "layers/dropout.h"
 #include "layers/init.h"
 #include "layers/maxpool.h"
+#include "layers/scratch.h"
 #include "layers/softmax_xent.h"
 
 namespace gn {
@@ -26,12 +27,6 @@ constexpr std::uint32_t kCnnBlockDropoutStream = 100;  // + block index
 constexpr std::uint32_t kCnnDropoutStream = 200;
 constexpr std::uint32_t kRnnDropoutStream = 300;
 
-// (Re)allocates `t` only when its shape or device changes, so steady-state steps allocate
-// nothing.
-Tensor& ensure(Tensor& t, const Shape& shape, Device device) {
-  if (!t.defined() || t.shape() != shape || t.device() != device) t = Tensor::empty(shape, device);
-  return t;
-}
 
 struct CnnBlock {
   Conv2D conv;
@@ -108,7 +103,7 @@ struct RCNN::Impl {
   // Dropout in Train mode writes `scratch`; in Infer mode it is the identity and costs nothing.
   const Tensor& dropout_forward(Context& ctx, Dropout& d, Tensor& scratch, const Tensor& x, Pass pass) {
     if (pass.mode == Mode::Infer || d.rate == 0.0f) return x;
-    d.forward(ctx, store, ensure(scratch, x.shape(), x.device()), x, pass);
+    d.forward(ctx, store, ensure_tensor(scratch, x.shape(), x.device()), x, pass);
     return scratch;
   }
 
@@ -130,11 +125,11 @@ struct RCNN::Impl {
     // CNN branch.
     const Tensor* h = &x;
     for (CnnBlock& b : blocks) {
-      b.conv.forward(ctx, store, ensure(b.conv_out, b.conv.output_shape(h->shape()), dev), *h, pass);
-      b.bn.forward(ctx, store, ensure(b.bn_out, b.conv_out.shape(), dev), b.conv_out, pass);
+      b.conv.forward(ctx, store, ensure_tensor(b.conv_out, b.conv.output_shape(h->shape()), dev), *h, pass);
+      b.bn.forward(ctx, store, ensure_tensor(b.bn_out, b.conv_out.shape(), dev), b.conv_out, pass);
       const Tensor* cur = &b.bn_out;
       if (b.pool) {
-        b.pool->forward(ctx, store, ensure(b.pool_out, b.pool->output_shape(cur->shape()), dev), *cur, pass);
+        b.pool->forward(ctx, store, ensure_tensor(b.pool_out, b.pool->output_shape(cur->shape()), dev), *cur, pass);
         cur = &b.pool_out;
       }
       b.out = b.dropout ? dropout_forward(ctx, *b.dropout, b.drop_out, *cur, pass) : *cur;
@@ -146,19 +141,19 @@ struct RCNN::Impl {
     // RNN branch: (N, T, F, 1) -> MaxPool (1, 2) x k -> (N, T, F / 2^k) -> BiLSTM stack.
     const Tensor* r = &x;
     for (Tensor& p : rnn_pools) {
-      rnn_pool.forward(ctx, store, ensure(p, rnn_pool.output_shape(r->shape()), dev), *r, pass);
+      rnn_pool.forward(ctx, store, ensure_tensor(p, rnn_pool.output_shape(r->shape()), dev), *r, pass);
       r = &p;
     }
     Tensor seq = rnn_input();
     for (std::size_t l = 0; l < lstms.size(); ++l) {
-      lstms[l].forward(ctx, store, ensure(lstm_out[l], lstms[l].output_shape(seq.shape()), dev), seq, pass);
+      lstms[l].forward(ctx, store, ensure_tensor(lstm_out[l], lstms[l].output_shape(seq.shape()), dev), seq, pass);
       seq = lstm_out[l];
     }
     rnn_out = dropout_forward(ctx, rnn_dropout, rnn_scratch, seq, pass);
 
     // Head: Add -> Dense (softmax is applied by the loss or by predict()).
-    ops::add(ctx, ensure(sum, cnn_flat_out.shape(), dev), cnn_flat_out, rnn_out);
-    dense.forward(ctx, store, ensure(logits, Shape{n, config.classes}, dev), sum, pass);
+    ops::add(ctx, ensure_tensor(sum, cnn_flat_out.shape(), dev), cnn_flat_out, rnn_out);
+    dense.forward(ctx, store, ensure_tensor(logits, Shape{n, config.classes}, dev), sum, pass);
     return logits;
   }
 
@@ -169,17 +164,17 @@ struct RCNN::Impl {
     const Pass pass{last_mode, last_rng};
 
     // Head. d(sum) flows unchanged into both branches of the Add.
-    dense.backward(ctx, store, &ensure(d_sum, sum.shape(), dev), dlogits, sum, logits, pass);
+    dense.backward(ctx, store, &ensure_tensor(d_sum, sum.shape(), dev), dlogits, sum, logits, pass);
 
     // RNN branch (its input, the spectrogram, needs no gradient).
     const Tensor* dseq = &d_sum;
     if (rnn_dropout.rate > 0) {
-      rnn_dropout.backward(ctx, store, &ensure(d_rnn, d_sum.shape(), dev), d_sum, lstm_out.back(), rnn_out, pass);
+      rnn_dropout.backward(ctx, store, &ensure_tensor(d_rnn, d_sum.shape(), dev), d_sum, lstm_out.back(), rnn_out, pass);
       dseq = &d_rnn;
     }
     for (std::size_t l = lstms.size(); l-- > 0;) {
       const Tensor lstm_in = l == 0 ? rnn_input() : lstm_out[l - 1];
-      Tensor* dx = l == 0 ? nullptr : &ensure(d_lstm[l - 1], lstm_out[l - 1].shape(), dev);
+      Tensor* dx = l == 0 ? nullptr : &ensure_tensor(d_lstm[l - 1], lstm_out[l - 1].shape(), dev);
       lstms[l].backward(ctx, store, dx, *dseq, lstm_in, lstm_out[l], pass);
       if (dx) dseq = dx;
     }
@@ -188,7 +183,7 @@ struct RCNN::Impl {
     const Tensor* dcur = &d_sum;
     if (cnn_dropout.rate > 0) {
       const Tensor flat = blocks.back().out.reshape(d_sum.shape());
-      cnn_dropout.backward(ctx, store, &ensure(d_cnn_flat, d_sum.shape(), dev), d_sum, flat, cnn_flat_out, pass);
+      cnn_dropout.backward(ctx, store, &ensure_tensor(d_cnn_flat, d_sum.shape(), dev), d_sum, flat, cnn_flat_out, pass);
       dcur = &d_cnn_flat;
     }
     Tensor dblock = dcur->reshape(blocks.back().out.shape());
@@ -196,16 +191,16 @@ struct RCNN::Impl {
       CnnBlock& b = blocks[i];
       if (b.dropout) {
         const Tensor& dropout_in = b.pool ? b.pool_out : b.bn_out;
-        b.dropout->backward(ctx, store, &ensure(b.d_out, dblock.shape(), dev), dblock, dropout_in, b.out, pass);
+        b.dropout->backward(ctx, store, &ensure_tensor(b.d_out, dblock.shape(), dev), dblock, dropout_in, b.out, pass);
         dblock = b.d_out;
       }
       if (b.pool) {
-        b.pool->backward(ctx, store, &ensure(b.d_pool_in, b.bn_out.shape(), dev), dblock, b.bn_out, b.pool_out, pass);
+        b.pool->backward(ctx, store, &ensure_tensor(b.d_pool_in, b.bn_out.shape(), dev), dblock, b.bn_out, b.pool_out, pass);
         dblock = b.d_pool_in;
       }
-      b.bn.backward(ctx, store, &ensure(b.d_conv_out, b.conv_out.shape(), dev), dblock, b.conv_out, b.bn_out, pass);
+      b.bn.backward(ctx, store, &ensure_tensor(b.d_conv_out, b.conv_out.shape(), dev), dblock, b.conv_out, b.bn_out, pass);
       const Tensor& block_in = i == 0 ? input : blocks[i - 1].out;
-      Tensor* dx = i == 0 ? nullptr : &ensure(b.d_in, block_in.shape(), dev);
+      Tensor* dx = i == 0 ? nullptr : &ensure_tensor(b.d_in, block_in.shape(), dev);
       b.conv.backward(ctx, store, dx, b.d_conv_out, block_in, b.conv_out, pass);
       if (dx) dblock = *dx;
     }
