@@ -212,4 +212,3 @@ struct LayerGradCheck : GradCheck {
 };
 
 }  // namespace gn::test
-
