@@ -52,13 +52,14 @@ void run(benchmark::State& state, const LayerShape& l, Device device, bool with_
   for (std::int64_t i = 0; i < x_host.numel(); ++i) x_host.at(i) = static_cast<float>((i * 40503u) % 2001) / 1000.0f - 1.0f;
   const Tensor x = x_host.to(device);
   Tensor y, dx;
-  layer.forward(ctx, store, x, y, Mode::Train);
+  layer.forward(ctx, store, y, x, Pass{Mode::Train});
   Tensor dy_host = Tensor::empty(y.shape());
   for (std::int64_t i = 0; i < dy_host.numel(); ++i) dy_host.at(i) = 0.01f * static_cast<float>(i % 7);
   const Tensor dy = dy_host.to(device);
   for (auto _ : state) {
-    layer.forward(ctx, store, x, y, with_backward ? Mode::Train : Mode::Infer);
-    if (with_backward) layer.backward(ctx, store, x, dy, &dx);
+    const Pass pass{with_backward ? Mode::Train : Mode::Infer};
+    layer.forward(ctx, store, y, x, pass);
+    if (with_backward) layer.backward(ctx, store, &dx, dy, x, y, pass);
     ctx.synchronize();
   }
   state.counters["FLOP/s"] = benchmark::Counter(forward_flops(l) * (with_backward ? 3 : 1),

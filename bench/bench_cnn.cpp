@@ -75,19 +75,20 @@ struct Branch {
   // Each stage on its own input (the stages' real shapes; values need not chain).
   void step(Context& ctx, bool backward) {
     for (std::size_t i = 0; i < convs.size(); ++i) {
-      convs[i].forward(ctx, store, conv_out[i], xs[i]);
-      bns[i].forward(ctx, store, bn_out[i], conv_out[i], Mode::Train);
+      const Pass train{Mode::Train};
+      convs[i].forward(ctx, store, conv_out[i], xs[i], train);
+      bns[i].forward(ctx, store, bn_out[i], conv_out[i], train);
       Tensor pooled = Tensor();  // pooling forward + backward on the BN output
       const Shape ps = pools[i].output_shape(bn_out[i].shape());
       if (pools[i].pool_h > 1) {
         pooled = Tensor::empty(ps, ctx.device());
-        pools[i].forward(ctx, pooled, bn_out[i]);
+        pools[i].forward(ctx, store, pooled, bn_out[i], train);
       }
       if (!backward) continue;
-      if (pools[i].pool_h > 1) pools[i].backward(ctx, d[i], pooled, bn_out[i], pooled);
-      bns[i].backward(ctx, store, &d[i], bn_out[i], conv_out[i]);
+      if (pools[i].pool_h > 1) pools[i].backward(ctx, store, &d[i], pooled, bn_out[i], pooled, train);
+      bns[i].backward(ctx, store, &d[i], bn_out[i], conv_out[i], bn_out[i], train);
       Tensor dx = Tensor::empty(xs[i].shape(), ctx.device());
-      convs[i].backward(ctx, store, i == 0 ? nullptr : &dx, d[i], xs[i], conv_out[i]);
+      convs[i].backward(ctx, store, i == 0 ? nullptr : &dx, d[i], xs[i], conv_out[i], train);
     }
     ctx.synchronize();
   }
@@ -107,15 +108,16 @@ void run_op(benchmark::State& state, Device dev, int block, int op) {
   Branch b(dev, block, block);
   b.step(ctx, true);
   Tensor pooled = Tensor::empty(b.pools[0].output_shape(b.bn_out[0].shape()), dev);
-  b.pools[0].forward(ctx, pooled, b.bn_out[0]);
+  const Pass train{Mode::Train};
+  b.pools[0].forward(ctx, b.store, pooled, b.bn_out[0], train);
   for (auto _ : state) {
     switch (op) {
-      case 0: b.convs[0].forward(ctx, b.store, b.conv_out[0], b.xs[0]); break;
-      case 1: b.convs[0].backward(ctx, b.store, nullptr, b.d[0], b.xs[0], b.conv_out[0]); break;
-      case 2: b.bns[0].forward(ctx, b.store, b.bn_out[0], b.conv_out[0], Mode::Train); break;
-      case 3: b.bns[0].backward(ctx, b.store, &b.d[0], b.bn_out[0], b.conv_out[0]); break;
-      case 4: b.pools[0].forward(ctx, pooled, b.bn_out[0]); break;
-      case 5: b.pools[0].backward(ctx, b.d[0], pooled, b.bn_out[0], pooled); break;
+      case 0: b.convs[0].forward(ctx, b.store, b.conv_out[0], b.xs[0], train); break;
+      case 1: b.convs[0].backward(ctx, b.store, nullptr, b.d[0], b.xs[0], b.conv_out[0], train); break;
+      case 2: b.bns[0].forward(ctx, b.store, b.bn_out[0], b.conv_out[0], train); break;
+      case 3: b.bns[0].backward(ctx, b.store, &b.d[0], b.bn_out[0], b.conv_out[0], b.bn_out[0], train); break;
+      case 4: b.pools[0].forward(ctx, b.store, pooled, b.bn_out[0], train); break;
+      case 5: b.pools[0].backward(ctx, b.store, &b.d[0], pooled, b.bn_out[0], pooled, train); break;
     }
     ctx.synchronize();
   }

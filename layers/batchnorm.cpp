@@ -17,14 +17,15 @@ namespace gn {
 BatchNorm::BatchNorm(std::string name_, int channels_, float momentum_, float epsilon_)
     : name(std::move(name_)), channels(channels_), momentum(momentum_), epsilon(epsilon_) {}
 
-void BatchNorm::declare(ParameterStore& store) const {
+void BatchNorm::declare(ParameterStore& store) {
   GN_REQUIRE(channels >= 1, name, ": channels ", channels, " must be at least 1");
   GN_REQUIRE(momentum >= 0.0f && momentum <= 1.0f, name, ": momentum ", momentum, " is not in [0, 1]");
   GN_REQUIRE(epsilon > 0.0f, name, ": epsilon ", epsilon, " must be positive");
-  store.declare(name + ".gamma", Shape{channels});
-  store.declare(name + ".beta", Shape{channels});
-  store.declare(name + ".moving_mean", Shape{channels}, ParameterStore::Kind::Buffer);
-  store.declare(name + ".moving_var", Shape{channels}, ParameterStore::Kind::Buffer);
+  using Kind = ParameterStore::Kind;
+  gamma = store.declare(name + ".gamma", Shape{channels}, Kind::Parameter, Init::Ones);
+  beta = store.declare(name + ".beta", Shape{channels});
+  moving_mean = store.declare(name + ".moving_mean", Shape{channels}, Kind::Buffer);
+  moving_var = store.declare(name + ".moving_var", Shape{channels}, Kind::Buffer, Init::Ones);
 }
 
 Shape BatchNorm::output_shape(const Shape& in) const {
@@ -42,7 +43,8 @@ float BatchNorm::moving_var_factor(const Shape& in, std::int64_t rows) {
   return in.rank() == 4 ? static_cast<float>(static_cast<double>(rows) / static_cast<double>(rows - 1)) : 1.0f;
 }
 
-void BatchNorm::forward(Context& ctx, ParameterStore& store, Tensor& y, const Tensor& x, Mode mode) {
+void BatchNorm::forward(Context& ctx, ParameterStore& store, Tensor& y, const Tensor& x, Pass pass) {
+  const Mode mode = pass.mode;
   output_shape(x.shape());
   check_shape(name, "output", y.shape(), x.shape());
   ops::check_same(name.c_str(), ctx, y, x);
@@ -52,8 +54,8 @@ void BatchNorm::forward(Context& ctx, ParameterStore& store, Tensor& y, const Te
 #if GENRENET_WITH_CUDA
   if (ctx.is_cuda()) return cuda::batchnorm_forward(*this, ctx, store, y, x, mode);
 #endif
-  const Tensor gamma = store.param(name + ".gamma"), beta = store.param(name + ".beta");
-  Tensor mm = store.buffer(name + ".moving_mean"), mv = store.buffer(name + ".moving_var");
+  const Tensor g = store.param(gamma), b = store.param(beta);
+  Tensor mm = store.buffer(moving_mean), mv = store.buffer(moving_var);
   Tensor mean = scratch_view(saved_mean, Shape{channels}, ctx.device());
   Tensor invstd = scratch_view(saved_invstd, Shape{channels}, ctx.device());
   if (mode == Mode::Train) {
@@ -68,19 +70,20 @@ void BatchNorm::forward(Context& ctx, ParameterStore& store, Tensor& y, const Te
     cpu::for_each(channels, fn::BnMovingUpdate{mm.data(), mv.data(), mean.data(), var.data(), momentum,
                                                moving_var_factor(x.shape(), m)});
     have_batch_stats = true;
-    cpu::for_each(x.numel(), fn::BnApply{y.data(), x.data(), mean.data(), invstd.data(), gamma.data(),
-                                         beta.data(), channels});
+    cpu::for_each(x.numel(), fn::BnApply{y.data(), x.data(), mean.data(), invstd.data(), g.data(),
+                                         b.data(), channels});
   } else {
     // Inference uses the moving statistics (kept out of saved_*: a later backward must not
     // mistake them for batch statistics).
     Tensor inv = scratch_view(scratch_var, Shape{channels}, ctx.device());
     cpu::for_each(channels, fn::BnInvStd{inv.data(), mv.data(), epsilon});
-    cpu::for_each(x.numel(), fn::BnApply{y.data(), x.data(), mm.data(), inv.data(), gamma.data(),
-                                         beta.data(), channels});
+    cpu::for_each(x.numel(), fn::BnApply{y.data(), x.data(), mm.data(), inv.data(), g.data(),
+                                         b.data(), channels});
   }
 }
 
-void BatchNorm::backward(Context& ctx, ParameterStore& store, Tensor* dx, const Tensor& dy, const Tensor& x) {
+void BatchNorm::backward(Context& ctx, ParameterStore& store, Tensor* dx, const Tensor& dy, const Tensor& x,
+                         const Tensor&, Pass) {
   output_shape(x.shape());
   check_shape(name, "output gradient", dy.shape(), x.shape());
   if (dx) check_shape(name, "input gradient", dx->shape(), x.shape());
@@ -91,8 +94,8 @@ void BatchNorm::backward(Context& ctx, ParameterStore& store, Tensor* dx, const 
   if (ctx.is_cuda()) return cuda::batchnorm_backward(*this, ctx, store, dx, dy, x);
 #endif
   const std::int64_t m = rows(x.shape());
-  const Tensor gamma = store.param(name + ".gamma");
-  Tensor dgamma = store.grad(name + ".gamma"), dbeta = store.grad(name + ".beta");
+  const Tensor g = store.param(gamma);
+  Tensor dgamma = store.grad(gamma), dbeta = store.grad(beta);
   const Tensor mean = saved_mean.view(0, Shape{channels}), invstd = saved_invstd.view(0, Shape{channels});
   std::vector<double> sums(static_cast<std::size_t>(2 * channels));
   cpu::channel_sums<2>(m, channels, fn::BnRowGradSums{dy.data(), x.data(), mean.data(), invstd.data(), channels}, partial,
@@ -103,7 +106,7 @@ void BatchNorm::backward(Context& ctx, ParameterStore& store, Tensor* dx, const 
   }
   if (dx)
     cpu::for_each(x.numel(), fn::BnInputGrad{dx->data(), dy.data(), x.data(), mean.data(), invstd.data(),
-                                             gamma.data(), dgamma.data(), dbeta.data(), m, channels});
+                                             g.data(), dgamma.data(), dbeta.data(), m, channels});
 }
 
 }  // namespace gn

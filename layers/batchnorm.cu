@@ -27,8 +27,8 @@ void describe(Descs& d, const BatchNorm& layer, const Shape& in) {
 void batchnorm_forward(BatchNorm& layer, Context& ctx, ParameterStore& store, Tensor& y, const Tensor& x, Mode mode) {
   Descs d;
   describe(d, layer, x.shape());
-  const Tensor gamma = store.param(layer.name + ".gamma"), beta = store.param(layer.name + ".beta");
-  Tensor mm = store.buffer(layer.name + ".moving_mean"), mv = store.buffer(layer.name + ".moving_var");
+  const Tensor gamma = store.param(layer.gamma), beta = store.param(layer.beta);
+  Tensor mm = store.buffer(layer.moving_mean), mv = store.buffer(layer.moving_var);
   const float one = 1.0f, zero = 0.0f;
   const int c = layer.channels;
   if (mode == Mode::Infer) {
@@ -62,8 +62,8 @@ void batchnorm_backward(BatchNorm& layer, Context& ctx, ParameterStore& store, T
                         const Tensor& x) {
   Descs d;
   describe(d, layer, x.shape());
-  const Tensor gamma = store.param(layer.name + ".gamma");
-  Tensor dgamma = store.grad(layer.name + ".gamma"), dbeta = store.grad(layer.name + ".beta");
+  const Tensor gamma = store.param(layer.gamma);
+  Tensor dgamma = store.grad(layer.gamma), dbeta = store.grad(layer.beta);
   // cuDNN always writes dx; without a caller's dx it goes to a scratch tensor.
   Tensor dxt = dx ? *dx : scratch_view(layer.dx_scratch, x.shape(), ctx.device());
   const float one = 1.0f, zero = 0.0f;

@@ -40,14 +40,17 @@ struct BatchNorm {
   BatchNorm() = default;
   BatchNorm(std::string name, int channels, float momentum = 0.99f, float epsilon = 1e-3f);
 
-  void declare(ParameterStore& store) const;
+  ParameterStore::Handle gamma, beta, moving_mean, moving_var;  // bound by declare()
+
+  void declare(ParameterStore& store);
   Shape output_shape(const Shape& in) const;  // == in; throws naming the layer if C differs
 
   // Train also updates the moving statistics in the store's buffers.
-  void forward(Context& ctx, ParameterStore& store, Tensor& y, const Tensor& x, Mode mode);
+  void forward(Context& ctx, ParameterStore& store, Tensor& y, const Tensor& x, Pass pass);
   // After a Train forward on this x: overwrites <name>.gamma / .beta gradients and, when dx
-  // is not null, writes dx (same shape as x).
-  void backward(Context& ctx, ParameterStore& store, Tensor* dx, const Tensor& dy, const Tensor& x);
+  // is not null, writes dx (same shape as x). y unused.
+  void backward(Context& ctx, ParameterStore& store, Tensor* dx, const Tensor& dy, const Tensor& x, const Tensor& y,
+                Pass pass);
 
   // The last Train forward's batch statistics (C): mean and 1 / sqrt(var + eps).
   Tensor saved_mean, saved_invstd;

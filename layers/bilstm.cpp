@@ -36,20 +36,19 @@ struct Weights {
 struct Gradients {
   float *W, *R, *b;
 };
-// Looks the parameters up and checks their shapes against the layer's (In, U).
-Weights weights(const ParameterStore& store, const std::string& layer, int d, index_t in, index_t units) {
-  const Tensor W = store.param(param_name(layer, d, "kernel"));
-  const Tensor R = store.param(param_name(layer, d, "recurrent_kernel"));
-  const Tensor b = store.param(param_name(layer, d, "bias"));
+// Views the parameters and checks their shapes against the layer's (In, U).
+Weights weights(const ParameterStore& store, const BiLSTM::Params& p, const std::string& layer, int d, index_t in,
+                index_t units) {
+  const Tensor W = store.param(p.kernel);
+  const Tensor R = store.param(p.recurrent_kernel);
+  const Tensor b = store.param(p.bias);
   check_shape(layer, param_name(layer, d, "kernel"), W.shape(), Shape{in, 4 * units});
   check_shape(layer, param_name(layer, d, "recurrent_kernel"), R.shape(), Shape{units, 4 * units});
   check_shape(layer, param_name(layer, d, "bias"), b.shape(), Shape{4 * units});
   return {W.data(), R.data(), b.data()};
 }
-Gradients gradients(ParameterStore& store, const std::string& layer, int d) {
-  return {store.grad(param_name(layer, d, "kernel")).data(),
-          store.grad(param_name(layer, d, "recurrent_kernel")).data(),
-          store.grad(param_name(layer, d, "bias")).data()};
+Gradients gradients(ParameterStore& store, const BiLSTM::Params& p) {
+  return {store.grad(p.kernel).data(), store.grad(p.recurrent_kernel).data(), store.grad(p.bias).data()};
 }
 
 // Runs body(0) and body(1) (the two directions) on two threads when the machine has two,
@@ -120,11 +119,15 @@ BiLSTM::~BiLSTM() = default;
 BiLSTM::BiLSTM(BiLSTM&&) noexcept = default;
 BiLSTM& BiLSTM::operator=(BiLSTM&&) noexcept = default;
 
-void BiLSTM::declare(ParameterStore& store) const {
+void BiLSTM::declare(ParameterStore& store) {
+  using Kind = ParameterStore::Kind;
   for (int d = 0; d < 2; ++d) {
-    store.declare(param_name(name_, d, "kernel"), Shape{input_, 4 * units_});
-    store.declare(param_name(name_, d, "recurrent_kernel"), Shape{units_, 4 * units_});
-    store.declare(param_name(name_, d, "bias"), Shape{4 * units_});
+    params_[d].kernel = store.declare(param_name(name_, d, "kernel"), Shape{input_, 4 * units_}, Kind::Parameter,
+                                      Init::GlorotUniform);
+    params_[d].recurrent_kernel = store.declare(param_name(name_, d, "recurrent_kernel"),
+                                                Shape{units_, 4 * units_}, Kind::Parameter, Init::Orthogonal);
+    params_[d].bias = store.declare(param_name(name_, d, "bias"), Shape{4 * units_}, Kind::Parameter,
+                                    Init::UnitForgetBias);
   }
 }
 
@@ -138,13 +141,14 @@ Shape BiLSTM::output_shape(const Shape& x) const {
   return return_sequences_ ? Shape{x[0], x[1], 2 * units_} : Shape{x[0], 2 * units_};
 }
 
-void BiLSTM::forward(Context& ctx, const ParameterStore& store, const Tensor& x, Tensor& y, Mode mode) {
+void BiLSTM::forward(Context& ctx, ParameterStore& store, Tensor& y, const Tensor& x, Pass pass) {
+  const Mode mode = pass.mode;
   const Shape out_shape = output_shape(x.shape());
   GN_REQUIRE(x.device() == ctx.device() && store.device() == ctx.device(), name_, ": input on ",
              x.device().str(), " and parameters on ", store.device().str(), " with a ",
              ctx.device().str(), " context");
 #if GENRENET_WITH_CUDA
-  if (ctx.is_cuda()) return cuda::forward(*this, cuda_, ctx, store, x, y, mode);
+  if (ctx.is_cuda()) return cuda::forward(*this, cuda_, ctx, store, y, x, mode);
 #endif
   if (!cpu_) cpu_ = std::make_unique<CpuState>();
   CpuState& s = *cpu_;
@@ -169,7 +173,7 @@ void BiLSTM::forward(Context& ctx, const ParameterStore& store, const Tensor& x,
   float* yp = y.data();
   const bool seq = return_sequences_;
   // Parameter look-ups may throw (a store without this layer): never inside the threads.
-  const Weights w[2] = {weights(store, name_, 0, In, U), weights(store, name_, 1, In, U)};
+  const Weights w[2] = {weights(store, params_[0], name_, 0, In, U), weights(store, params_[1], name_, 1, In, U)};
 
   for_both_directions([&](int d) {
     CpuState::Direction& dir = s.dir[d];
@@ -201,13 +205,14 @@ void BiLSTM::forward(Context& ctx, const ParameterStore& store, const Tensor& x,
   s.trained = mode == Mode::Train;
 }
 
-void BiLSTM::backward(Context& ctx, ParameterStore& store, const Tensor& x, const Tensor& dy, Tensor* dx) {
+void BiLSTM::backward(Context& ctx, ParameterStore& store, Tensor* dx, const Tensor& dy, const Tensor& x, const Tensor&,
+                      Pass) {
   const Shape out_shape = output_shape(x.shape());
   check_shape(name_, "output gradient", dy.shape(), out_shape);
   GN_REQUIRE(x.device() == ctx.device() && dy.device() == ctx.device() && store.device() == ctx.device(),
              name_, ": backward tensors must be on the context's device (", ctx.device().str(), ")");
 #if GENRENET_WITH_CUDA
-  if (ctx.is_cuda()) return cuda::backward(*this, cuda_, ctx, store, x, dy, dx);
+  if (ctx.is_cuda()) return cuda::backward(*this, cuda_, ctx, store, dx, dy, x);
 #endif
   GN_REQUIRE(cpu_ && cpu_->trained, name_, ": backward needs a forward in Train mode first");
   CpuState& s = *cpu_;
@@ -223,8 +228,8 @@ void BiLSTM::backward(Context& ctx, ParameterStore& store, const Tensor& x, cons
   const float* xt = s.xt.data();
   const float* dyp = dy.data();
   const bool seq = return_sequences_;
-  const Weights w[2] = {weights(store, name_, 0, In, U), weights(store, name_, 1, In, U)};
-  const Gradients g[2] = {gradients(store, name_, 0), gradients(store, name_, 1)};
+  const Weights w[2] = {weights(store, params_[0], name_, 0, In, U), weights(store, params_[1], name_, 1, In, U)};
+  const Gradients g[2] = {gradients(store, params_[0]), gradients(store, params_[1])};
 
   for_both_directions([&](int d) {
     CpuState::Direction& dir = s.dir[d];

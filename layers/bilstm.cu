@@ -153,14 +153,15 @@ std::string pname(const BiLSTM& layer, int d, const char* what) {
 }  // namespace
 
 void forward(const BiLSTM& layer, BiLSTM::CudaStatePtr& state, Context& ctx, const ParameterStore& store,
-             const Tensor& x, Tensor& y, Mode mode) {
+             Tensor& y, const Tensor& x, Mode mode) {
   const std::int64_t N = x.dim(0), T = x.dim(1), In = layer.input_size(), U = layer.units();
   // Parameter shapes are the layer's (a store declared for another size is a clear error).
   for (int d = 0; d < 2; ++d) {
-    check_shape(layer.name(), pname(layer, d, "kernel"), store.param(pname(layer, d, "kernel")).shape(), Shape{In, 4 * U});
-    check_shape(layer.name(), pname(layer, d, "recurrent_kernel"),
-                store.param(pname(layer, d, "recurrent_kernel")).shape(), Shape{U, 4 * U});
-    check_shape(layer.name(), pname(layer, d, "bias"), store.param(pname(layer, d, "bias")).shape(), Shape{4 * U});
+    const BiLSTM::Params& p = layer.params(d);
+    check_shape(layer.name(), pname(layer, d, "kernel"), store.param(p.kernel).shape(), Shape{In, 4 * U});
+    check_shape(layer.name(), pname(layer, d, "recurrent_kernel"), store.param(p.recurrent_kernel).shape(),
+                Shape{U, 4 * U});
+    check_shape(layer.name(), pname(layer, d, "bias"), store.param(p.bias).shape(), Shape{4 * U});
   }
   prepare(layer, state, ctx, N, T);
   BiLSTM::CudaState& s = *state;
@@ -168,9 +169,9 @@ void forward(const BiLSTM& layer, BiLSTM::CudaStatePtr& state, Context& ctx, con
   cudaStream_t stream = stream_of(ctx);
   float* w = s.weights.data();
   for (int d = 0; d < 2; ++d) {
-    const Tensor W = store.param(pname(layer, d, "kernel"));
-    const Tensor R = store.param(pname(layer, d, "recurrent_kernel"));
-    const Tensor b = store.param(pname(layer, d, "bias"));
+    const Tensor W = store.param(layer.params(d).kernel);
+    const Tensor R = store.param(layer.params(d).recurrent_kernel);
+    const Tensor b = store.param(layer.params(d).bias);
     for (int g = 0; g < 4; ++g) {
       cuda::for_each(stream, U * In, fn::LstmGateToCudnn{w + s.matrix[d][g], W.data(), In, U, g});
       cuda::for_each(stream, U * U, fn::LstmGateToCudnn{w + s.matrix[d][4 + g], R.data(), U, U, g});
@@ -197,7 +198,7 @@ void forward(const BiLSTM& layer, BiLSTM::CudaStatePtr& state, Context& ctx, con
 }
 
 void backward(const BiLSTM& layer, BiLSTM::CudaStatePtr& state, Context& ctx, ParameterStore& store,
-              const Tensor& x, const Tensor& dy, Tensor* dx) {
+              Tensor* dx, const Tensor& dy, const Tensor& x) {
   GN_REQUIRE(state && state->trained, layer.name(), ": backward needs a forward in Train mode first");
   BiLSTM::CudaState& s = *state;
   const std::int64_t N = x.dim(0), T = x.dim(1), In = layer.input_size(), U = layer.units();
@@ -231,9 +232,9 @@ void backward(const BiLSTM& layer, BiLSTM::CudaStatePtr& state, Context& ctx, Pa
                                             s.reserve.data()));
   const float* dw = s.dweights.data();
   for (int d = 0; d < 2; ++d) {
-    Tensor dW = store.grad(pname(layer, d, "kernel"));
-    Tensor dR = store.grad(pname(layer, d, "recurrent_kernel"));
-    Tensor db = store.grad(pname(layer, d, "bias"));
+    Tensor dW = store.grad(layer.params(d).kernel);
+    Tensor dR = store.grad(layer.params(d).recurrent_kernel);
+    Tensor db = store.grad(layer.params(d).bias);
     for (int g = 0; g < 4; ++g) {
       cuda::for_each(stream, In * U, fn::LstmGateFromCudnn{dW.data(), dw + s.matrix[d][g], In, U, g});
       cuda::for_each(stream, U * U, fn::LstmGateFromCudnn{dR.data(), dw + s.matrix[d][4 + g], U, U, g});

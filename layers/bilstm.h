@@ -44,19 +44,25 @@ class BiLSTM {
   std::int64_t units() const { return units_; }
   bool return_sequences() const { return return_sequences_; }
 
+  // One direction's parameters, bound by declare().
+  struct Params {
+    ParameterStore::Handle kernel, recurrent_kernel, bias;
+  };
+  const Params& params(int direction) const { return params_[direction]; }  // 0 fwd, 1 bwd
+
   // Declares the six parameters (see above) in `store`.
-  void declare(ParameterStore& store) const;
+  void declare(ParameterStore& store);
   // (N, T, In) -> (N, T, 2U) or (N, 2U); throws naming the layer for a wrong input shape.
   Shape output_shape(const Shape& input) const;
 
   // y: written in place when it already has the output shape on ctx's device, else replaced
   // by a new tensor. Train mode keeps what backward needs; Infer mode may discard it.
-  void forward(Context& ctx, const ParameterStore& store, const Tensor& x, Tensor& y,
-               Mode mode = Mode::Train);
-  // After forward(..., Mode::Train) with the same x: dy has the output's shape. Overwrites the
-  // six parameter gradients in `store`, and dx (N, T, In) when dx is not null (written in
-  // place when it has the right shape, else replaced).
-  void backward(Context& ctx, ParameterStore& store, const Tensor& x, const Tensor& dy, Tensor* dx);
+  void forward(Context& ctx, ParameterStore& store, Tensor& y, const Tensor& x, Pass pass);
+  // After forward in Train mode with the same x: dy has the output's shape. Overwrites the six
+  // parameter gradients in `store`, and dx (N, T, In) when dx is not null (written in place
+  // when it has the right shape, else replaced). y unused (forward's saved state serves).
+  void backward(Context& ctx, ParameterStore& store, Tensor* dx, const Tensor& dy, const Tensor& x, const Tensor& y,
+                Pass pass);
 
   // Saved state of the CPU or CUDA path (defined in bilstm.cpp / bilstm.cu).
   struct CpuState;
@@ -72,6 +78,7 @@ class BiLSTM {
   std::string name_;
   std::int64_t input_, units_;
   bool return_sequences_;
+  Params params_[2];
   std::unique_ptr<CpuState> cpu_;
   CudaStatePtr cuda_;
 };
@@ -80,9 +87,9 @@ class BiLSTM {
 // The CUDA twins, defined in layers/bilstm.cu.
 namespace cuda {
 void forward(const BiLSTM& layer, BiLSTM::CudaStatePtr& state, Context& ctx,
-             const ParameterStore& store, const Tensor& x, Tensor& y, Mode mode);
+             const ParameterStore& store, Tensor& y, const Tensor& x, Mode mode);
 void backward(const BiLSTM& layer, BiLSTM::CudaStatePtr& state, Context& ctx,
-              ParameterStore& store, const Tensor& x, const Tensor& dy, Tensor* dx);
+              ParameterStore& store, Tensor* dx, const Tensor& dy, const Tensor& x);
 }  // namespace cuda
 #endif
 

@@ -45,11 +45,12 @@ Conv2D::Conv2D(std::string name_, int in_channels_, int filters_, int kernel, in
       padding(padding_),
       relu(relu_) {}
 
-void Conv2D::declare(ParameterStore& store) const {
+void Conv2D::declare(ParameterStore& store) {
   GN_REQUIRE(in_channels >= 1 && filters >= 1, name, ": channels ", in_channels, " -> ", filters,
              " must be at least 1");
-  store.declare(name + ".kernel", Shape{kernel_h, kernel_w, in_channels, filters});
-  store.declare(name + ".bias", Shape{filters});
+  kernel = store.declare(name + ".kernel", Shape{kernel_h, kernel_w, in_channels, filters},
+                         ParameterStore::Kind::Parameter, Init::GlorotUniform);
+  bias = store.declare(name + ".bias", Shape{filters});
 }
 
 ConvGeom Conv2D::geometry(const Shape& in) const {
@@ -79,9 +80,9 @@ void check_params(const std::string& name, const Tensor& k, const Tensor& b, con
 }
 }  // namespace
 
-void Conv2D::forward(Context& ctx, ParameterStore& store, Tensor& y, const Tensor& x) {
+void Conv2D::forward(Context& ctx, ParameterStore& store, Tensor& y, const Tensor& x, Pass) {
   check_io(x, &y, "output");
-  const Tensor k = store.param(name + ".kernel"), b = store.param(name + ".bias");
+  const Tensor k = store.param(kernel), b = store.param(bias);
   check_params(name, k, b, *this);
   ops::check_same(name.c_str(), ctx, x, x);
   ops::check_same(name.c_str(), ctx, y, y);
@@ -100,13 +101,13 @@ void Conv2D::forward(Context& ctx, ParameterStore& store, Tensor& y, const Tenso
 }
 
 void Conv2D::backward(Context& ctx, ParameterStore& store, Tensor* dx, const Tensor& dy, const Tensor& x,
-                      const Tensor& y) {
+                      const Tensor& y, Pass) {
   check_io(x, &dy, "output gradient");
   if (relu) check_io(x, &y, "output");
   if (dx) check_shape(name, "input gradient", dx->shape(), x.shape());
   if (dx) ops::check_same(name.c_str(), ctx, *dx, x);
-  const Tensor k = store.param(name + ".kernel");
-  Tensor dk = store.grad(name + ".kernel"), db = store.grad(name + ".bias");
+  const Tensor k = store.param(kernel);
+  Tensor dk = store.grad(kernel), db = store.grad(bias);
   check_params(name, k, db, *this);
   ops::check_same(name.c_str(), ctx, x, x);
   ops::check_same(name.c_str(), ctx, dy, dy);

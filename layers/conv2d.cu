@@ -141,7 +141,7 @@ void conv2d_forward(Conv2D& layer, Context& ctx, ParameterStore& store, Tensor& 
   const Plan p = make_plan(layer, ctx, x.shape());
   Conv2DCuda& c = *layer.cuda_state;
   const Conv2DAlgos& a = c.algos.at({x.dim(0), x.dim(1), x.dim(2)});
-  const Tensor k = store.param(layer.name + ".kernel"), b = store.param(layer.name + ".bias");
+  const Tensor k = store.param(layer.kernel), b = store.param(layer.bias);
   Tensor w = scratch_view(c.kernel_ohwi, Shape{layer.filters, layer.kernel_h, layer.kernel_w, layer.in_channels},
                           ctx.device());
   gn::cuda::for_each(stream_of(ctx), w.numel(),
@@ -159,8 +159,8 @@ void conv2d_backward(Conv2D& layer, Context& ctx, ParameterStore& store, Tensor*
   const Plan p = make_plan(layer, ctx, x.shape());
   Conv2DCuda& c = *layer.cuda_state;
   const Conv2DAlgos& a = c.algos.at({x.dim(0), x.dim(1), x.dim(2)});
-  const Tensor k = store.param(layer.name + ".kernel");
-  Tensor dk = store.grad(layer.name + ".kernel"), db = store.grad(layer.name + ".bias");
+  const Tensor k = store.param(layer.kernel);
+  Tensor dk = store.grad(layer.kernel), db = store.grad(layer.bias);
   cudaStream_t s = stream_of(ctx);
 
   const float* gpre = dy.data();

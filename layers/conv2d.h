@@ -54,18 +54,20 @@ struct Conv2D {
   Conv2D(std::string name, int in_channels, int filters, int kernel, int stride,
          Padding padding = Padding::Same, bool relu = false);
 
+  ParameterStore::Handle kernel, bias;  // bound by declare()
+
   // Registers <name>.kernel (KH, KW, Cin, Cout) and <name>.bias (Cout).
-  void declare(ParameterStore& store) const;
+  void declare(ParameterStore& store);
   // (N, H, W, Cin) -> (N, OH, OW, Cout); throws naming the layer for a wrong rank / channels.
   Shape output_shape(const Shape& in) const;
   ConvGeom geometry(const Shape& in) const;
 
   // y (N, OH, OW, Cout) = act(conv(x (N, H, W, Cin), kernel) + bias).
-  void forward(Context& ctx, ParameterStore& store, Tensor& y, const Tensor& x);
+  void forward(Context& ctx, ParameterStore& store, Tensor& y, const Tensor& x, Pass pass);
   // Overwrites <name>.kernel / .bias gradients and, when dx is not null, dx (N, H, W, Cin).
   // y is forward's output (needed for the fused ReLU's gradient; unused without ReLU).
   void backward(Context& ctx, ParameterStore& store, Tensor* dx, const Tensor& dy, const Tensor& x,
-                const Tensor& y);
+                const Tensor& y, Pass pass);
 
   // Scratch kept between calls (grown, never shrunk).
   Tensor col_buf, dcol_buf, dpre_buf;

@@ -14,11 +14,12 @@ namespace gn {
 
 Dense::Dense(std::string name_, int in_, int out_) : name(std::move(name_)), in_features(in_), out_features(out_) {}
 
-void Dense::declare(ParameterStore& store) const {
+void Dense::declare(ParameterStore& store) {
   GN_REQUIRE(in_features >= 1 && out_features >= 1, name, ": features ", in_features, " -> ", out_features,
              " must be at least 1");
-  store.declare(name + ".kernel", Shape{in_features, out_features});
-  store.declare(name + ".bias", Shape{out_features});
+  kernel = store.declare(name + ".kernel", Shape{in_features, out_features}, ParameterStore::Kind::Parameter,
+                         Init::GlorotUniform);
+  bias = store.declare(name + ".bias", Shape{out_features});
 }
 
 Shape Dense::output_shape(const Shape& in) const {
@@ -27,14 +28,14 @@ Shape Dense::output_shape(const Shape& in) const {
   return Shape{in[0], out_features};
 }
 
-void Dense::forward(Context& ctx, ParameterStore& store, Tensor& y, const Tensor& x) {
+void Dense::forward(Context& ctx, ParameterStore& store, Tensor& y, const Tensor& x, Pass) {
   check_shape(name, "output", y.shape(), output_shape(x.shape()));
   ops::check_same(name.c_str(), ctx, x, x);
   ops::check_same(name.c_str(), ctx, y, y);
 #if GENRENET_WITH_CUDA
   if (ctx.is_cuda()) return cuda::dense_forward(*this, ctx, store, y, x);
 #endif
-  const Tensor w = store.param(name + ".kernel"), b = store.param(name + ".bias");
+  const Tensor w = store.param(kernel), b = store.param(bias);
   const int n = static_cast<int>(x.dim(0));
   // y (N, Out) = x (N, In) . W (In, Out)
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, out_features, in_features, 1.0f, x.data(),
@@ -42,7 +43,8 @@ void Dense::forward(Context& ctx, ParameterStore& store, Tensor& y, const Tensor
   cpu::for_each(y.numel(), fn::AddBiasAct{y.data(), y.data(), b.data(), out_features, false});
 }
 
-void Dense::backward(Context& ctx, ParameterStore& store, Tensor* dx, const Tensor& dy, const Tensor& x) {
+void Dense::backward(Context& ctx, ParameterStore& store, Tensor* dx, const Tensor& dy, const Tensor& x, const Tensor&,
+                     Pass) {
   check_shape(name, "output gradient", dy.shape(), output_shape(x.shape()));
   if (dx) check_shape(name, "input gradient", dx->shape(), x.shape());
   if (dx) ops::check_same(name.c_str(), ctx, *dx, x);
@@ -51,8 +53,8 @@ void Dense::backward(Context& ctx, ParameterStore& store, Tensor* dx, const Tens
 #if GENRENET_WITH_CUDA
   if (ctx.is_cuda()) return cuda::dense_backward(*this, ctx, store, dx, dy, x);
 #endif
-  const Tensor w = store.param(name + ".kernel");
-  Tensor dw = store.grad(name + ".kernel"), db = store.grad(name + ".bias");
+  const Tensor w = store.param(kernel);
+  Tensor dw = store.grad(kernel), db = store.grad(bias);
   const int n = static_cast<int>(x.dim(0));
   // dW (In, Out) = x^T (In, N) . dy (N, Out)
   cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in_features, out_features, n, 1.0f, x.data(), in_features,

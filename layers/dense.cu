@@ -8,7 +8,7 @@
 namespace gn::cuda {
 
 void dense_forward(const Dense& layer, Context& ctx, ParameterStore& store, Tensor& y, const Tensor& x) {
-  const Tensor w = store.param(layer.name + ".kernel"), b = store.param(layer.name + ".bias");
+  const Tensor w = store.param(layer.kernel), b = store.param(layer.bias);
   const int n = static_cast<int>(x.dim(0)), in = layer.in_features, out = layer.out_features;
   const float one = 1.0f, zero = 0.0f;
   // column-major: y^T (Out, N) = W^T (Out, In) . x^T (In, N); W^T is W's memory with ld Out.
@@ -19,8 +19,8 @@ void dense_forward(const Dense& layer, Context& ctx, ParameterStore& store, Tens
 
 void dense_backward(const Dense& layer, Context& ctx, ParameterStore& store, Tensor* dx, const Tensor& dy,
                     const Tensor& x) {
-  const Tensor w = store.param(layer.name + ".kernel");
-  Tensor dw = store.grad(layer.name + ".kernel"), db = store.grad(layer.name + ".bias");
+  const Tensor w = store.param(layer.kernel);
+  Tensor dw = store.grad(layer.kernel), db = store.grad(layer.bias);
   const int n = static_cast<int>(x.dim(0)), in = layer.in_features, out = layer.out_features;
   const float one = 1.0f, zero = 0.0f;
   // column-major: dW^T (Out, In) = dy^T (Out, N) . x (N, In), x being x^T's transpose.

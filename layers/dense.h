@@ -27,12 +27,15 @@ struct Dense {
   Dense() = default;
   Dense(std::string name, int in_features, int out_features);
 
-  void declare(ParameterStore& store) const;
+  ParameterStore::Handle kernel, bias;  // bound by declare()
+
+  void declare(ParameterStore& store);
   Shape output_shape(const Shape& in) const;  // (N, In) -> (N, Out); throws naming the layer
 
-  void forward(Context& ctx, ParameterStore& store, Tensor& y, const Tensor& x);
-  // Overwrites <name>.kernel / .bias gradients and, when dx is not null, dx (N, In).
-  void backward(Context& ctx, ParameterStore& store, Tensor* dx, const Tensor& dy, const Tensor& x);
+  void forward(Context& ctx, ParameterStore& store, Tensor& y, const Tensor& x, Pass pass);
+  // Overwrites <name>.kernel / .bias gradients and, when dx is not null, dx (N, In). y unused.
+  void backward(Context& ctx, ParameterStore& store, Tensor* dx, const Tensor& dy, const Tensor& x, const Tensor& y,
+                Pass pass);
 };
 
 #if GENRENET_WITH_CUDA

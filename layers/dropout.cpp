@@ -34,12 +34,13 @@ void apply(const Dropout& layer, Context& ctx, Tensor& out, const Tensor& in, Mo
 }
 }  // namespace
 
-void Dropout::forward(Context& ctx, Tensor& y, const Tensor& x, Mode mode, RandomStep rng) {
-  apply(*this, ctx, y, x, mode, rng, "output");
+void Dropout::forward(Context& ctx, ParameterStore&, Tensor& y, const Tensor& x, Pass pass) {
+  apply(*this, ctx, y, x, pass.mode, pass.rng, "output");
 }
 
-void Dropout::backward(Context& ctx, Tensor& dx, const Tensor& dy, Mode mode, RandomStep rng) {
-  apply(*this, ctx, dx, dy, mode, rng, "input gradient");
+void Dropout::backward(Context& ctx, ParameterStore&, Tensor* dx, const Tensor& dy, const Tensor&, const Tensor&,
+                       Pass pass) {
+  if (dx) apply(*this, ctx, *dx, dy, pass.mode, pass.rng, "input gradient");
 }
 
 }  // namespace gn

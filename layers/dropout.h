@@ -9,13 +9,14 @@
 // Backward recomputes the mask from the same key rather than storing it: no memory, nothing
 // to keep in sync, and Philox costs far less than the GEMMs around it. So backward must be
 // given the same rng as the forward it differentiates.
-// No parameters, so no store in the signatures.
+// No parameters: declare() registers nothing and the store goes unused.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
 #include "engine/context.h"
+#include "engine/params.h"
 #include "engine/tensor.h"
 #include "layers/layer.h"
 
@@ -29,12 +30,15 @@ struct Dropout {
   Dropout() = default;
   Dropout(std::string name, float rate, std::uint32_t stream);
 
+  void declare(ParameterStore&) {}
   Shape output_shape(const Shape& in) const { return in; }
 
-  // y may alias x (in-place).
-  void forward(Context& ctx, Tensor& y, const Tensor& x, Mode mode, RandomStep rng);
-  // dx = the same mask and scale applied to dy (identity in Infer mode). dx may alias dy.
-  void backward(Context& ctx, Tensor& dx, const Tensor& dy, Mode mode, RandomStep rng);
+  // y may alias x (in-place). The mask is keyed by pass.rng.
+  void forward(Context& ctx, ParameterStore& store, Tensor& y, const Tensor& x, Pass pass);
+  // dx = the same mask and scale applied to dy (identity in Infer mode); pass must be
+  // forward's. dx may alias dy; x and y unused; nothing to do when dx is null.
+  void backward(Context& ctx, ParameterStore& store, Tensor* dx, const Tensor& dy, const Tensor& x, const Tensor& y,
+                Pass pass);
 };
 
 #if GENRENET_WITH_CUDA

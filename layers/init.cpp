@@ -69,4 +69,30 @@ void constant(Tensor& w, float value) {
   upload(w, host);
 }
 
+void declared(ParameterStore& store, std::uint64_t seed) {
+  const auto& entries = store.entries();
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const ParameterStore::Entry& e = entries[i];
+    const std::uint32_t stream = static_cast<std::uint32_t>(i) + 1000;  // one stream per tensor
+    const ParameterStore::Handle h = store.handle(e.name);
+    Tensor t = e.kind == ParameterStore::Kind::Parameter ? store.param(h) : store.buffer(h);
+    switch (e.init) {
+      case Init::Zeros: constant(t, 0.0f); break;
+      case Init::Ones: constant(t, 1.0f); break;
+      case Init::GlorotUniform: glorot_uniform(t, seed, stream); break;
+      case Init::Orthogonal: orthogonal(t, seed, stream); break;
+      case Init::UnitForgetBias: {
+        // Keras's unit_forget_bias: zeros, with the forget gate's slice [U, 2U) of (4U) set to 1.
+        GN_REQUIRE(t.rank() == 1 && t.numel() % 4 == 0, e.name, ": a unit-forget bias must be (4U), got ",
+                   t.shape().str());
+        const std::int64_t u = t.numel() / 4;
+        std::vector<float> host(static_cast<std::size_t>(t.numel()), 0.0f);
+        for (std::int64_t j = u; j < 2 * u; ++j) host[static_cast<std::size_t>(j)] = 1.0f;
+        upload(t, host);
+        break;
+      }
+    }
+  }
+}
+
 }  // namespace gn::init

@@ -7,7 +7,13 @@
 
 #include "engine/tensor.h"
 
+#include "engine/params.h"
+
 namespace gn::init {
+
+// Every tensor of an allocated store from its declared Init: tensor i draws from Philox stream
+// 1000 + i, so a model's values depend only on the seed and the declaration order.
+void declared(ParameterStore& store, std::uint64_t seed);
 
 // U(-limit, limit) with limit = sqrt(6 / (fan_in + fan_out)); for a kernel of shape
 // (KH, KW, Cin, Cout) or (In, Out): fan_in = prod(shape[:-1]) ... as Keras computes it:

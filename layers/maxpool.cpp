@@ -27,7 +27,7 @@ Shape MaxPool2D::output_shape(const Shape& in) const {
   return Shape{g.n, g.oh, g.ow, g.c};
 }
 
-void MaxPool2D::forward(Context& ctx, Tensor& y, const Tensor& x) {
+void MaxPool2D::forward(Context& ctx, ParameterStore&, Tensor& y, const Tensor& x, Pass) {
   check_shape(name, "output", y.shape(), output_shape(x.shape()));
   ops::check_same(name.c_str(), ctx, y, y);
   ops::check_same(name.c_str(), ctx, x, x);
@@ -39,10 +39,13 @@ void MaxPool2D::forward(Context& ctx, Tensor& y, const Tensor& x) {
   cpu::for_each(y.numel(), fn::MaxPoolForward{y.data(), argmax.data(), x.data(), geometry(x.shape())});
 }
 
-void MaxPool2D::backward(Context& ctx, Tensor& dx, const Tensor& dy, const Tensor& x, const Tensor& y) {
+void MaxPool2D::backward(Context& ctx, ParameterStore&, Tensor* dx_ptr, const Tensor& dy, const Tensor& x,
+                         const Tensor& y, Pass) {
   const Shape out = output_shape(x.shape());
   check_shape(name, "output gradient", dy.shape(), out);
   check_shape(name, "output", y.shape(), out);
+  if (!dx_ptr) return;  // no parameters: nothing else to compute
+  Tensor& dx = *dx_ptr;
   check_shape(name, "input gradient", dx.shape(), x.shape());
   ops::check_same(name.c_str(), ctx, dx, x);
   ops::check_same(name.c_str(), ctx, dy, y);

@@ -3,7 +3,7 @@
 //
 //   x (N, H, W, C) -> y (N, floor(H / ph), floor(W / pw), C)
 //
-// No parameters, so no store in the signatures. CPU (maxpool.cpp): kernels/pool.h functors;
+// No parameters: declare() registers nothing and the store goes unused. CPU (maxpool.cpp): kernels/pool.h functors;
 // forward keeps the argmax of every window for backward (ties: the first in row-major window
 // order). CUDA (maxpool.cu): cuDNN pooling (CUDNN_POOLING_MAX_DETERMINISTIC) on NHWC tensors,
 // whose backward finds the maxima again from x and y.
@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/context.h"
+#include "engine/params.h"
 #include "engine/tensor.h"
 #include "kernels/pool.h"
 #include "layers/layer.h"
@@ -27,14 +28,17 @@ struct MaxPool2D {
   MaxPool2D() = default;
   MaxPool2D(std::string name, int pool_h, int pool_w);
 
+  void declare(ParameterStore&) {}
   Shape output_shape(const Shape& in) const;  // throws naming the layer (rank, size < window)
   PoolGeom geometry(const Shape& in) const;
 
-  void forward(Context& ctx, Tensor& y, const Tensor& x);
+  void forward(Context& ctx, ParameterStore& store, Tensor& y, const Tensor& x, Pass pass);
   // dx (N, H, W, C) from dy; x and y are forward's input and output. CPU: uses the argmax kept
   // by the LAST forward, so a graph needs one MaxPool2D per place it pools and wants gradients
-  // through (a stale argmax is detected: it must point at y's values in x).
-  void backward(Context& ctx, Tensor& dx, const Tensor& dy, const Tensor& x, const Tensor& y);
+  // through (a stale argmax is detected: it must point at y's values in x). Nothing to do
+  // when dx is null.
+  void backward(Context& ctx, ParameterStore& store, Tensor* dx, const Tensor& dy, const Tensor& x, const Tensor& y,
+                Pass pass);
 
   std::vector<std::int32_t> argmax;  // CPU: per output element, from the last forward
   Shape argmax_shape;                // the input shape argmax belongs to

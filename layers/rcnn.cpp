@@ -101,10 +101,9 @@ struct RCNN::Impl {
   }
 
   // Dropout in Train mode writes `scratch`; in Infer mode it is the identity and costs nothing.
-  const Tensor& dropout_forward(Context& ctx, Dropout& d, Tensor& scratch, const Tensor& x, Mode mode,
-                                RandomStep rng) {
-    if (mode == Mode::Infer || d.rate == 0.0f) return x;
-    d.forward(ctx, ensure_tensor(scratch, x.shape(), x.device()), x, mode, rng);
+  const Tensor& dropout_forward(Context& ctx, Dropout& d, Tensor& scratch, const Tensor& x, Pass pass) {
+    if (pass.mode == Mode::Infer || d.rate == 0.0f) return x;
+    d.forward(ctx, store, ensure_tensor(scratch, x.shape(), x.device()), x, pass);
     return scratch;
   }
 
@@ -121,39 +120,40 @@ struct RCNN::Impl {
     last_mode = mode;
     last_rng = rng;
     last_batch = n;
+    const Pass pass{mode, rng};
 
     // CNN branch.
     const Tensor* h = &x;
     for (CnnBlock& b : blocks) {
-      b.conv.forward(ctx, store, ensure_tensor(b.conv_out, b.conv.output_shape(h->shape()), dev), *h);
-      b.bn.forward(ctx, store, ensure_tensor(b.bn_out, b.conv_out.shape(), dev), b.conv_out, mode);
+      b.conv.forward(ctx, store, ensure_tensor(b.conv_out, b.conv.output_shape(h->shape()), dev), *h, pass);
+      b.bn.forward(ctx, store, ensure_tensor(b.bn_out, b.conv_out.shape(), dev), b.conv_out, pass);
       const Tensor* cur = &b.bn_out;
       if (b.pool) {
-        b.pool->forward(ctx, ensure_tensor(b.pool_out, b.pool->output_shape(cur->shape()), dev), *cur);
+        b.pool->forward(ctx, store, ensure_tensor(b.pool_out, b.pool->output_shape(cur->shape()), dev), *cur, pass);
         cur = &b.pool_out;
       }
-      b.out = b.dropout ? dropout_forward(ctx, *b.dropout, b.drop_out, *cur, mode, rng) : *cur;
+      b.out = b.dropout ? dropout_forward(ctx, *b.dropout, b.drop_out, *cur, pass) : *cur;
       h = &b.out;
     }
     const Tensor flat = h->reshape(Shape{n, h->numel() / n});  // Keras Flatten: NHWC row-major
-    cnn_flat_out = dropout_forward(ctx, cnn_dropout, cnn_flat_scratch, flat, mode, rng);
+    cnn_flat_out = dropout_forward(ctx, cnn_dropout, cnn_flat_scratch, flat, pass);
 
     // RNN branch: (N, T, F, 1) -> MaxPool (1, 2) x k -> (N, T, F / 2^k) -> BiLSTM stack.
     const Tensor* r = &x;
     for (Tensor& p : rnn_pools) {
-      rnn_pool.forward(ctx, ensure_tensor(p, rnn_pool.output_shape(r->shape()), dev), *r);
+      rnn_pool.forward(ctx, store, ensure_tensor(p, rnn_pool.output_shape(r->shape()), dev), *r, pass);
       r = &p;
     }
     Tensor seq = rnn_input();
     for (std::size_t l = 0; l < lstms.size(); ++l) {
-      lstms[l].forward(ctx, store, seq, ensure_tensor(lstm_out[l], lstms[l].output_shape(seq.shape()), dev), mode);
+      lstms[l].forward(ctx, store, ensure_tensor(lstm_out[l], lstms[l].output_shape(seq.shape()), dev), seq, pass);
       seq = lstm_out[l];
     }
-    rnn_out = dropout_forward(ctx, rnn_dropout, rnn_scratch, seq, mode, rng);
+    rnn_out = dropout_forward(ctx, rnn_dropout, rnn_scratch, seq, pass);
 
     // Head: Add -> Dense (softmax is applied by the loss or by predict()).
     ops::add(ctx, ensure_tensor(sum, cnn_flat_out.shape(), dev), cnn_flat_out, rnn_out);
-    dense.forward(ctx, store, ensure_tensor(logits, Shape{n, config.classes}, dev), sum);
+    dense.forward(ctx, store, ensure_tensor(logits, Shape{n, config.classes}, dev), sum, pass);
     return logits;
   }
 
@@ -161,44 +161,47 @@ struct RCNN::Impl {
     GN_REQUIRE(last_mode == Mode::Train && last_batch >= 0, "rcnn: backward needs a forward in Train mode first");
     check_shape("rcnn", "logits gradient", dlogits.shape(), logits.shape());
     const Device dev = dlogits.device();
+    const Pass pass{last_mode, last_rng};
 
     // Head. d(sum) flows unchanged into both branches of the Add.
-    dense.backward(ctx, store, &ensure_tensor(d_sum, sum.shape(), dev), dlogits, sum);
+    dense.backward(ctx, store, &ensure_tensor(d_sum, sum.shape(), dev), dlogits, sum, logits, pass);
 
     // RNN branch (its input, the spectrogram, needs no gradient).
     const Tensor* dseq = &d_sum;
     if (rnn_dropout.rate > 0) {
-      rnn_dropout.backward(ctx, ensure_tensor(d_rnn, d_sum.shape(), dev), d_sum, last_mode, last_rng);
+      rnn_dropout.backward(ctx, store, &ensure_tensor(d_rnn, d_sum.shape(), dev), d_sum, lstm_out.back(), rnn_out, pass);
       dseq = &d_rnn;
     }
     for (std::size_t l = lstms.size(); l-- > 0;) {
       const Tensor lstm_in = l == 0 ? rnn_input() : lstm_out[l - 1];
       Tensor* dx = l == 0 ? nullptr : &ensure_tensor(d_lstm[l - 1], lstm_out[l - 1].shape(), dev);
-      lstms[l].backward(ctx, store, lstm_in, *dseq, dx);
+      lstms[l].backward(ctx, store, dx, *dseq, lstm_in, lstm_out[l], pass);
       if (dx) dseq = dx;
     }
 
     // CNN branch.
     const Tensor* dcur = &d_sum;
     if (cnn_dropout.rate > 0) {
-      cnn_dropout.backward(ctx, ensure_tensor(d_cnn_flat, d_sum.shape(), dev), d_sum, last_mode, last_rng);
+      const Tensor flat = blocks.back().out.reshape(d_sum.shape());
+      cnn_dropout.backward(ctx, store, &ensure_tensor(d_cnn_flat, d_sum.shape(), dev), d_sum, flat, cnn_flat_out, pass);
       dcur = &d_cnn_flat;
     }
     Tensor dblock = dcur->reshape(blocks.back().out.shape());
     for (std::size_t i = blocks.size(); i-- > 0;) {
       CnnBlock& b = blocks[i];
       if (b.dropout) {
-        b.dropout->backward(ctx, ensure_tensor(b.d_out, dblock.shape(), dev), dblock, last_mode, last_rng);
+        const Tensor& dropout_in = b.pool ? b.pool_out : b.bn_out;
+        b.dropout->backward(ctx, store, &ensure_tensor(b.d_out, dblock.shape(), dev), dblock, dropout_in, b.out, pass);
         dblock = b.d_out;
       }
       if (b.pool) {
-        b.pool->backward(ctx, ensure_tensor(b.d_pool_in, b.bn_out.shape(), dev), dblock, b.bn_out, b.pool_out);
+        b.pool->backward(ctx, store, &ensure_tensor(b.d_pool_in, b.bn_out.shape(), dev), dblock, b.bn_out, b.pool_out, pass);
         dblock = b.d_pool_in;
       }
-      b.bn.backward(ctx, store, &ensure_tensor(b.d_conv_out, b.conv_out.shape(), dev), dblock, b.conv_out);
+      b.bn.backward(ctx, store, &ensure_tensor(b.d_conv_out, b.conv_out.shape(), dev), dblock, b.conv_out, b.bn_out, pass);
       const Tensor& block_in = i == 0 ? input : blocks[i - 1].out;
       Tensor* dx = i == 0 ? nullptr : &ensure_tensor(b.d_in, block_in.shape(), dev);
-      b.conv.backward(ctx, store, dx, b.d_conv_out, block_in, b.conv_out);
+      b.conv.backward(ctx, store, dx, b.d_conv_out, block_in, b.conv_out, pass);
       if (dx) dblock = *dx;
     }
   }
@@ -225,34 +228,9 @@ const ParameterStore& RCNN::store() const { return impl_->store; }
 Device RCNN::device() const { return impl_->store.device(); }
 void RCNN::to(Device device) { impl_->store.to(device); }
 
-void RCNN::init(std::uint64_t seed) {
-  ParameterStore& s = impl_->store;
-  const auto& entries = s.entries();
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    const auto& e = entries[i];
-    const std::uint32_t stream = static_cast<std::uint32_t>(i) + 1000;  // one stream per tensor
-    auto ends_with = [&](const char* suffix) {
-      const std::string sfx(suffix);
-      return e.name.size() >= sfx.size() && e.name.compare(e.name.size() - sfx.size(), sfx.size(), sfx) == 0;
-    };
-    Tensor t = e.kind == ParameterStore::Kind::Parameter ? s.param(e.name) : s.buffer(e.name);
-    if (ends_with(".recurrent_kernel")) {
-      init::orthogonal(t, seed, stream);
-    } else if (ends_with(".kernel")) {
-      init::glorot_uniform(t, seed, stream);
-    } else if (ends_with(".gamma") || ends_with(".moving_var")) {
-      init::constant(t, 1.0f);
-    } else if (ends_with(".bias") && e.name.rfind("rnn.lstm", 0) == 0) {
-      // unit_forget_bias: zeros, with the forget gate's slice [U, 2U) set to 1.
-      const std::int64_t u = t.numel() / 4;
-      std::vector<float> b(static_cast<std::size_t>(t.numel()), 0.0f);
-      for (std::int64_t j = u; j < 2 * u; ++j) b[j] = 1.0f;
-      t.copy_from(Tensor::from_vector(t.shape(), b));
-    } else {
-      init::constant(t, 0.0f);  // biases, beta, moving_mean
-    }
-  }
-}
+void RCNN::init(std::uint64_t seed) { init::declared(impl_->store, seed); }
+
+ParameterStore RCNN::declared_store(const ModelConfig& config) { return std::move(Impl(config).store); }
 
 const Tensor& RCNN::forward(Context& ctx, const Tensor& x, Mode mode, RandomStep rng) {
   return impl_->forward(ctx, x, mode, rng);

@@ -2,12 +2,12 @@
 // then Dense + softmax. An explicit model: forward runs the layers in order, backward runs
 // them in reverse, writing every gradient into the flat gradient buffer. No autograd.
 //
-// Parameter names in the store (layouts are Keras's, so checkpoints read like the HDF5):
-//   cnn.conv{i}.kernel (KH, KW, Cin, Cout)  cnn.conv{i}.bias (Cout)            i = 1..#blocks
-//   cnn.bn{i}.gamma / .beta (C)             buffers cnn.bn{i}.moving_mean / .moving_var (C)
-//   rnn.lstm{l}.{fwd,bwd}.kernel (In, 4U)  .recurrent_kernel (U, 4U)  .bias (4U)   l = 1..layers
-//                                            gate order i, f, c, o (Keras)
-//   head.dense.kernel (2U, classes)         head.dense.bias (classes)
+// Parameters: each layer declares its own (names "cnn.conv1.kernel", "cnn.bn1.moving_mean",
+// "rnn.lstm1.fwd.recurrent_kernel", "head.dense.bias", ...; shapes and layouts are Keras's, so
+// checkpoints read like the HDF5) in the order CNN blocks, BiLSTMs, head. That declaration is
+// the one list of the model's tensors: declared_store() hands it to whatever needs it without
+// a model (the Keras importer, checkpoint checks), and init() reads each tensor's initialiser
+// from it.
 #pragma once
 
 #include <cstdint>
@@ -40,9 +40,12 @@ class RCNN {
   void to(Device device);
 
   // Keras defaults from `seed`: glorot-uniform kernels, orthogonal recurrent kernels, zero
-  // biases, LSTM forget-gate bias 1, BN gamma 1 / beta 0 / moving mean 0 / moving var 1.
-  // Deterministic and device-independent (computed on the host, then copied).
+  // biases, LSTM forget-gate bias 1, BN gamma 1 / beta 0 / moving mean 0 / moving var 1, as
+  // each layer declared them (init::store). Deterministic and device-independent.
   void init(std::uint64_t seed);
+
+  // The store a model of `config` declares (names, shapes, kinds, initialisers), unallocated.
+  static ParameterStore declared_store(const ModelConfig& config);
 
   // x: (N, T, F, 1) on the model's device. Returns logits (N, classes), valid until the next
   // forward. Train mode: dropout masks from Philox (rng.seed, rng.step), batch statistics and

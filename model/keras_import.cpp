@@ -6,37 +6,15 @@
 #include "engine/error.h"
 #include "engine/safetensors.h"
 #include "layers/frontend.h"
+#include "layers/rcnn.h"
 
 namespace gn {
 
 std::vector<TensorSpec> rcnn_tensor_specs(const ModelConfig& config) {
-  config.validate();
+  const ParameterStore store = RCNN::declared_store(config);
   std::vector<TensorSpec> specs;
-  std::int64_t cin = 1;
-  for (std::size_t i = 0; i < config.conv.size(); ++i) {
-    const ConvBlock& b = config.conv[i];
-    const std::string conv = "cnn.conv" + std::to_string(i + 1), bn = "cnn.bn" + std::to_string(i + 1);
-    specs.push_back({conv + ".kernel", Shape{b.kernel, b.kernel, cin, b.filters}, false});  // HWIO
-    specs.push_back({conv + ".bias", Shape{b.filters}, false});
-    specs.push_back({bn + ".gamma", Shape{b.filters}, false});
-    specs.push_back({bn + ".beta", Shape{b.filters}, false});
-    specs.push_back({bn + ".moving_mean", Shape{b.filters}, true});
-    specs.push_back({bn + ".moving_var", Shape{b.filters}, true});
-    cin = b.filters;
-  }
-  const std::int64_t units = config.lstm_units;
-  std::int64_t in = config.rnn_input_size();
-  for (int l = 1; l <= config.lstm_layers; ++l) {
-    for (const char* dir : {"fwd", "bwd"}) {
-      const std::string p = "rnn.lstm" + std::to_string(l) + "." + dir;
-      specs.push_back({p + ".kernel", Shape{in, 4 * units}, false});  // gates i, f, c, o
-      specs.push_back({p + ".recurrent_kernel", Shape{units, 4 * units}, false});
-      specs.push_back({p + ".bias", Shape{4 * units}, false});
-    }
-    in = 2 * units;
-  }
-  specs.push_back({"head.dense.kernel", Shape{2 * units, config.classes}, false});
-  specs.push_back({"head.dense.bias", Shape{config.classes}, false});
+  for (const ParameterStore::Entry& e : store.entries())
+    specs.push_back({e.name, e.shape, e.kind == ParameterStore::Kind::Buffer});
   return specs;
 }
 

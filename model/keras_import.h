@@ -23,13 +23,14 @@
 
 namespace gn {
 
-// One tensor of the RCNN's parameter store (names and Keras layouts of layers/rcnn.h).
+// One tensor of the RCNN's parameter store (names and Keras layouts as its layers declare them).
 struct TensorSpec {
   std::string name;
   Shape shape;
   bool buffer = false;  // BatchNorm moving statistics: checkpointed, not trained
 };
-// Every tensor the RCNN built from `config` holds, in a fixed order (CNN, RNN, head).
+// Every tensor the RCNN built from `config` holds, in its declaration order (CNN, RNN, head):
+// read from RCNN::declared_store, so the list cannot drift from the layers.
 std::vector<TensorSpec> rcnn_tensor_specs(const ModelConfig& config);
 
 // The architecture found in a Keras model.json.

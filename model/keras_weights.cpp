@@ -105,8 +105,9 @@ class WeightsReader {
   WeightsReader& operator=(const WeightsReader&) = delete;
 
   std::map<std::string, Tensor> read(const KerasArchitecture& arch) {
+    const std::vector<TensorSpec> specs = rcnn_tensor_specs(arch.config);
     std::map<std::string, Shape> expected;
-    for (const TensorSpec& s : rcnn_tensor_specs(arch.config)) expected.emplace(s.name, s.shape);
+    for (const TensorSpec& s : specs) expected.emplace(s.name, s.shape);
 
     // Keras loads weights layer by layer in order; require the file's weighted layers to be
     // exactly the architecture's, in the same order, so no weight is silently dropped.
@@ -126,19 +127,13 @@ class WeightsReader {
 
     std::map<std::string, Tensor> out;
     for (const auto& [prefix, layer] : arch.weighted_layers) {
+      // The layer's tensors in the order its declare() wrote them, which is Keras's weight order
+      // (kernel, bias; gamma, beta, moving_mean, moving_variance; the forward LSTM's kernel,
+      // recurrent_kernel, bias, then the backward one's).
       std::vector<std::pair<std::string, std::string>> slots;  // (engine name, Keras weight name)
-      if (prefix.rfind("cnn.conv", 0) == 0 || prefix == "head.dense") {
-        slots = {{prefix + ".kernel", "kernel"}, {prefix + ".bias", "bias"}};
-      } else if (prefix.rfind("cnn.bn", 0) == 0) {
-        slots = {{prefix + ".gamma", "gamma"},
-                 {prefix + ".beta", "beta"},
-                 {prefix + ".moving_mean", "moving_mean"},
-                 {prefix + ".moving_var", "moving_variance"}};
-      } else {
-        for (const char* dir : {"fwd", "bwd"})
-          for (const char* w : {"kernel", "recurrent_kernel", "bias"})
-            slots.push_back({prefix + "." + dir + "." + w, w});
-      }
+      for (const TensorSpec& s : specs)
+        if (s.name.rfind(prefix + ".", 0) == 0) slots.push_back({s.name, keras_weight_name(s.name)});
+      GN_REQUIRE(!slots.empty(), source_, ": the engine declares no tensor for layer '", layer, "' (", prefix, ")");
       read_layer(layer, slots, expected, out);
     }
     return out;
@@ -192,6 +187,13 @@ class WeightsReader {
       values.emplace_back(p, strnlen(p, size));
     }
     return values;
+  }
+
+  // The Keras weight name of an engine tensor: its last name part ("rnn.lstm1.fwd.bias" ->
+  // "bias"), Keras spelling BatchNorm's moving variance out in full.
+  static std::string keras_weight_name(const std::string& engine_name) {
+    const std::string last = engine_name.substr(engine_name.rfind('.') + 1);
+    return last == "moving_var" ? "moving_variance" : last;
   }
 
   // "conv2d/kernel:0" -> "kernel"; "bidirectional/forward_lstm/lstm_cell_1/bias:0" -> "bias".

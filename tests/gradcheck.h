@@ -3,12 +3,20 @@
 // so dL/dy = R is fed to backward and every analytic gradient is compared element by element
 // with (L(v + h) - L(v - h)) / 2h, accumulated in double.
 //
-//   gn::test::GradCheck check(ctx);
-//   check.forward = [&] { layer.forward(ctx, store, x, y); return y; };
-//   check.backward = [&](const Tensor& dy) { layer.backward(ctx, store, x, y, dy, &dx); };
-//   check.wrt("input", x, dx);
-//   check.wrt("kernel", store.param("k"), store.grad("k"));
-//   check.run();   // EXPECTs, naming tensor and element of each failure
+// Any layer, through the one contract of layers/layer.h (input and every declared parameter):
+//
+//   Conv2D conv("conv", 3, 4, 3, 2, Padding::Same, true);
+//   test::LayerGradCheck check(ctx, conv, {.input = Shape{2, 5, 7, 3}});
+//   EXPECT_EQ(check.run(), 0);   // EXPECTs, naming tensor and element of each failure
+//
+// Anything else (a model, a hand-written function): set forward / backward and name the
+// tensors to check:
+//
+//   test::GradCheck check(ctx);
+//   check.forward = [&] { return model.forward(ctx, x, Mode::Train, rng); };
+//   check.backward = [&](const Tensor& dy) { model.backward(ctx, dy); };
+//   check.wrt("head.dense.kernel", store.param("head.dense.kernel"), store.grad("head.dense.kernel"));
+//   check.run();
 #pragma once
 
 #include <gtest/gtest.h>
@@ -22,7 +30,9 @@
 
 #include "engine/context.h"
 #include "engine/memory.h"
+#include "engine/params.h"
 #include "engine/tensor.h"
+#include "layers/layer.h"
 #include "tests/support.h"
 
 namespace gn::test {
@@ -148,6 +158,57 @@ struct GradCheck {
   static void set(Tensor& t, std::int64_t i, float v) {
     copy_bytes(t.data() + i, t.device(), &v, Device::cpu(), sizeof(float));
   }
+};
+
+// What a layer-level check draws and passes: the input's shape and value range, the
+// parameters' range, the Pass given to forward and backward, and whether backward gets an
+// input gradient (false: dx = nullptr, only the parameter gradients are checked).
+struct LayerCheckSetup {
+  Shape input;
+  Pass pass{Mode::Train};
+  float input_lo = -1.0f, input_hi = 1.0f;
+  float param_lo = -0.5f, param_hi = 0.5f;
+  std::uint32_t seed = 5;         // the input's values
+  std::uint32_t param_seed = 11;  // the flat parameter buffer's values
+  bool input_gradient = true;
+};
+
+// One gradient check of any layer through the contract of layers/layer.h: declares its
+// parameters in a fresh store on ctx's device, draws the input and parameters, and checks the
+// input gradient and every declared parameter's gradient by name. The thresholds of GradCheck
+// may be tuned before run(). Holds the layer by reference; not copyable (the functions it
+// runs point into it).
+template <class Layer>
+struct LayerGradCheck : GradCheck {
+  LayerGradCheck(Context& c, Layer& l, const LayerCheckSetup& setup) : GradCheck(c), layer(l), s(setup) {
+    layer.declare(store);
+    store.allocate(ctx.device());
+    if (store.num_params() > 0)
+      store.params().copy_from(random_tensor(store.params().shape(), s.param_seed, Device::cpu(), s.param_lo, s.param_hi));
+    x = random_tensor(s.input, s.seed, ctx.device(), s.input_lo, s.input_hi);
+    y = Tensor::empty(layer.output_shape(s.input), ctx.device());
+    dx = Tensor::empty(s.input, ctx.device());
+    forward = [this] {
+      layer.forward(ctx, store, y, x, s.pass);
+      return y;
+    };
+    backward = [this](const Tensor& dy) {
+      layer.backward(ctx, store, s.input_gradient ? &dx : nullptr, dy, x, y, s.pass);
+    };
+    if (s.input_gradient) wrt("input", x, dx);
+    for (const ParameterStore::Entry& e : store.entries())
+      if (e.kind == ParameterStore::Kind::Parameter) {
+        const ParameterStore::Handle h = store.handle(e.name);
+        wrt(e.name, store.param(h), store.grad(h));
+      }
+  }
+  LayerGradCheck(const LayerGradCheck&) = delete;
+  LayerGradCheck& operator=(const LayerGradCheck&) = delete;
+
+  Layer& layer;
+  LayerCheckSetup s;
+  ParameterStore store;
+  Tensor x, y, dx;
 };
 
 }  // namespace gn::test

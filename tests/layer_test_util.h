@@ -12,9 +12,20 @@
 #include "engine/error.h"
 #include "engine/params.h"
 #include "engine/safetensors.h"
+#include "layers/layer.h"
 #include "tests/support.h"
 
 namespace gn::test {
+
+// The two passes layer tests run (no dropout key: the layers that use one get their own).
+inline constexpr Pass kTrain{Mode::Train};
+inline constexpr Pass kInfer{Mode::Infer};
+
+// The store handed to layers without parameters (they declare nothing in it).
+inline ParameterStore& no_params() {
+  static ParameterStore store;
+  return store;
+}
 
 inline const SafeTensorsFile& layer_fixtures() {
   static const SafeTensorsFile file = read_safetensors(fixture_path("layers.safetensors"));

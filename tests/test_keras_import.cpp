@@ -11,6 +11,7 @@
 #include "engine/error.h"
 #include "engine/safetensors.h"
 #include "layers/frontend.h"
+#include "layers/rcnn.h"
 #include "model/checkpoint.h"
 #include "model/keras_import.h"
 #include "tests/support.h"
@@ -133,8 +134,14 @@ TEST_F(KerasImport, EveryTensorEqualsTheHdf5Value) {
     values += c.tensors.at(name).numel();
   }
   EXPECT_EQ(values, 946746) << "h5py: sum of every dataset's size in model_weights.h5";
-  // Every tensor the RCNN declares, with its shape (rcnn_tensor_specs mirrors layers/rcnn.h).
-  for (const TensorSpec& s : rcnn_tensor_specs(c.config)) EXPECT_EQ(c.tensors.at(s.name).shape(), s.shape) << s.name;
+  // Every tensor a model of this config declares, with its shape: the import fills the model's
+  // store exactly (read from the layers' declarations, not from a second list).
+  const ParameterStore declared = RCNN::declared_store(c.config);
+  ASSERT_EQ(declared.entries().size(), c.tensors.size());
+  for (const ParameterStore::Entry& e : declared.entries()) {
+    ASSERT_TRUE(c.tensors.count(e.name)) << e.name;
+    EXPECT_EQ(c.tensors.at(e.name).shape(), e.shape) << e.name;
+  }
   EXPECT_EQ(c.labels, (std::vector<std::string>{"disco", "reggae", "pop", "metal", "jazz", "hiphop", "country",
                                                 "rock", "classical", "blues"}));
   // What the predictor reads back: the seed front-end and the reference clip scheme.

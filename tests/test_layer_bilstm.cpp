@@ -18,6 +18,7 @@
 #include "kernels/lstm.h"
 #include "layers/bilstm.h"
 #include "tests/gradcheck.h"
+#include "tests/layer_test_util.h"
 #include "tests/support.h"
 
 namespace gn {
@@ -58,10 +59,10 @@ TEST_P(BiLSTMGolden, MatchesKerasForwardAndBackward) {
 
   const Tensor x = x_host.to(device());
   Tensor y1, y2, dy1, dx;
-  l1.forward(ctx, store, x, y1, Mode::Train);
-  l2.forward(ctx, store, y1, y2, Mode::Train);
-  l2.backward(ctx, store, y1, f.get("dy2").to(device()), &dy1);
-  l1.backward(ctx, store, x, dy1, &dx);
+  l1.forward(ctx, store, y1, x, test::kTrain);
+  l2.forward(ctx, store, y2, y1, test::kTrain);
+  l2.backward(ctx, store, &dy1, f.get("dy2").to(device()), y1, y2, test::kTrain);
+  l1.backward(ctx, store, &dx, dy1, x, y1, test::kTrain);
 
   // Tolerances (normalised by the reference's largest magnitude). The forward chains T = 9
   // float32 steps whose sums have at most In + U <= 18 terms of O(1): each step adds a few ulp
@@ -106,23 +107,7 @@ class BiLSTMGradient : public test::DeviceTest {
   void check(const GradCase& c) {
     Context& ctx = this->ctx();
     BiLSTM layer("lstm", c.in, c.units, c.sequences);
-    ParameterStore store;
-    layer.declare(store);
-    store.allocate(Device::cpu());
-    randomize(store, layer, 7);
-    store.to(device());
-    Tensor x = test::random_tensor(Shape{c.n, c.t, c.in}, 3, device());
-    Tensor y, dx;
-    test::GradCheck check(ctx);
-    check.forward = [&] {
-      layer.forward(ctx, store, x, y, Mode::Train);
-      return y;
-    };
-    check.backward = [&](const Tensor& dy) { layer.backward(ctx, store, x, dy, &dx); };
-    layer.forward(ctx, store, x, y, Mode::Train);  // so dx gets its shape before wrt() binds it
-    layer.backward(ctx, store, x, Tensor::zeros(y.shape(), device()), &dx);
-    check.wrt("input", x, dx);
-    for (const char* p : kParams) check.wrt(p, store.param(std::string("lstm.") + p), store.grad(std::string("lstm.") + p));
+    test::LayerGradCheck check(ctx, layer, {.input = Shape{c.n, c.t, c.in}});
     EXPECT_EQ(check.run(), 0);
     EXPECT_EQ(check.skipped_kinks, 0) << "an LSTM is smooth: no point should look like a kink";
   }
@@ -143,15 +128,18 @@ class BiLSTMModes : public test::DeviceTest {};
 TEST_P(BiLSTMModes, LastStateIsTheSequenceEndOfEachDirection) {
   Context& ctx = this->ctx();
   BiLSTM seq("lstm", 6, 5, true), last("lstm", 6, 5, false);
-  ParameterStore store;
+  ParameterStore store, store_last;  // the same layout; `last` gets a copy of `seq`'s values
   seq.declare(store);
+  last.declare(store_last);
   store.allocate(Device::cpu());
   randomize(store, seq, 11);
   store.to(device());
+  store_last.allocate(device());
+  store_last.params().copy_from(store.params());
   const Tensor x = test::random_tensor(Shape{3, 7, 6}, 5, device());
   Tensor ys, yl;
-  seq.forward(ctx, store, x, ys, Mode::Infer);
-  last.forward(ctx, store, x, yl, Mode::Infer);
+  seq.forward(ctx, store, ys, x, test::kInfer);
+  last.forward(ctx, store_last, yl, x, test::kInfer);
   ASSERT_EQ(yl.shape(), (Shape{3, 10}));
   const Tensor ys_host = ys.to(Device::cpu());
   Tensor gathered = Tensor::empty(Shape{3, 10});
@@ -175,34 +163,41 @@ TEST_P(BiLSTMModes, ShapeMistakesNameTheLayerAndBothShapes) {
     return "(no error)";
   };
   Tensor y;
-  const std::string wrong_in = message([&] { layer.forward(ctx, store, Tensor::zeros(Shape{2, 4, 128}, device()), y); });
+  const std::string wrong_in = message([&] { layer.forward(ctx, store, y, Tensor::zeros(Shape{2, 4, 128}, device()), test::kTrain); });
   EXPECT_NE(wrong_in.find("rnn.lstm2"), std::string::npos) << wrong_in;
   EXPECT_NE(wrong_in.find("(2, 4, 128)"), std::string::npos) << wrong_in;
   EXPECT_NE(wrong_in.find("256"), std::string::npos) << wrong_in;
-  const std::string wrong_rank = message([&] { layer.forward(ctx, store, Tensor::zeros(Shape{4, 256}, device()), y); });
+  const std::string wrong_rank = message([&] { layer.forward(ctx, store, y, Tensor::zeros(Shape{4, 256}, device()), test::kTrain); });
   EXPECT_NE(wrong_rank.find("rnn.lstm2: input has shape (4, 256)"), std::string::npos) << wrong_rank;
-  const std::string empty_seq = message([&] { layer.forward(ctx, store, Tensor::zeros(Shape{2, 0, 256}, device()), y); });
+  const std::string empty_seq = message([&] { layer.forward(ctx, store, y, Tensor::zeros(Shape{2, 0, 256}, device()), test::kTrain); });
   EXPECT_NE(empty_seq.find("(2, 0, 256)"), std::string::npos) << empty_seq;
 
   const Tensor x = test::random_tensor(Shape{2, 4, 256}, 1, device());
-  layer.forward(ctx, store, x, y, Mode::Train);
+  layer.forward(ctx, store, y, x, test::kTrain);
   EXPECT_EQ(y.shape(), (Shape{2, 16}));
-  const std::string wrong_dy = message([&] { layer.backward(ctx, store, x, Tensor::zeros(Shape{2, 4, 16}, device()), nullptr); });
+  const std::string wrong_dy = message([&] { layer.backward(ctx, store, nullptr, Tensor::zeros(Shape{2, 4, 16}, device()), x, y, test::kTrain); });
   EXPECT_NE(wrong_dy.find("rnn.lstm2: output gradient has shape (2, 4, 16), expected (2, 16)"), std::string::npos)
       << wrong_dy;
   // A sequence length other than forward's: backward would read states it never saved.
   const Tensor x5 = test::random_tensor(Shape{2, 5, 256}, 1, device());
-  const std::string wrong_t = message([&] { layer.backward(ctx, store, x5, Tensor::zeros(Shape{2, 16}, device()), nullptr); });
+  const std::string wrong_t = message([&] { layer.backward(ctx, store, nullptr, Tensor::zeros(Shape{2, 16}, device()), x5, y, test::kTrain); });
   EXPECT_NE(wrong_t.find("(2, 5, 256)"), std::string::npos) << wrong_t;
   EXPECT_NE(wrong_t.find("(2, 4, 256)"), std::string::npos) << wrong_t;
-  // Parameters declared for another size.
+  // A layer run on a store it was not declared in (here: one declared for another size) is
+  // refused by name, never read at a stale offset.
   BiLSTM other("rnn.lstm2", 128, 8, false);
-  const std::string wrong_param = message([&] { other.forward(ctx, store, Tensor::zeros(Shape{2, 4, 128}, device()), y); });
-  EXPECT_NE(wrong_param.find("rnn.lstm2.fwd.kernel has shape (256, 32), expected (128, 32)"), std::string::npos)
-      << wrong_param;
+  ParameterStore other_store;
+  other.declare(other_store);
+  const std::string wrong_param =
+      message([&] { other.forward(ctx, store, y, Tensor::zeros(Shape{2, 4, 128}, device()), test::kTrain); });
+  EXPECT_NE(wrong_param.find("rnn.lstm2.fwd.kernel' belongs to another store"), std::string::npos) << wrong_param;
+  BiLSTM undeclared("rnn.lstm2", 256, 8, false);
+  const std::string no_declare =
+      message([&] { undeclared.forward(ctx, store, y, Tensor::zeros(Shape{2, 4, 256}, device()), test::kTrain); });
+  EXPECT_NE(no_declare.find("never declared in this store"), std::string::npos) << no_declare;
   // Backward after an inference-only forward.
-  layer.forward(ctx, store, x, y, Mode::Infer);
-  const std::string no_train = message([&] { layer.backward(ctx, store, x, Tensor::zeros(Shape{2, 16}, device()), nullptr); });
+  layer.forward(ctx, store, y, x, test::kInfer);
+  const std::string no_train = message([&] { layer.backward(ctx, store, nullptr, Tensor::zeros(Shape{2, 16}, device()), x, y, test::kTrain); });
   EXPECT_NE(no_train.find("Train"), std::string::npos) << no_train;
 }
 
@@ -225,8 +220,8 @@ RunResult run_once(int threads) {
   randomize(store, layer, 21);
   const Tensor x = test::random_tensor(Shape{4, 16, 12}, 9);
   Tensor y, dx;
-  layer.forward(ctx, store, x, y, Mode::Train);
-  layer.backward(ctx, store, x, test::random_tensor(y.shape(), 10), &dx);
+  layer.forward(ctx, store, y, x, test::kTrain);
+  layer.backward(ctx, store, &dx, test::random_tensor(y.shape(), 10), x, y, test::kTrain);
   omp_set_num_threads(saved);
   return {y.to_vector(), dx.to_vector(), store.grads().to_vector()};
 }

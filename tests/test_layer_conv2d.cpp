@@ -71,10 +71,10 @@ TEST_P(Conv2DTest, MatchesKerasForwardAndBackward) {
     test::load_param(store, "conv.bias", p + ".bias");
     const Tensor y_ref = test::golden(p + ".y", Device::cpu());
     Tensor y = Tensor::empty(conv.output_shape(x.shape()), device());
-    conv.forward(ctx(), store, y, x);
+    conv.forward(ctx(), store, y, x, test::kTrain);
     test::expect_close(y, y_ref, kTol, p + " forward");
     Tensor dx = Tensor::empty(x.shape(), device());
-    conv.backward(ctx(), store, &dx, test::golden(p + ".r", device()), x, y);
+    conv.backward(ctx(), store, &dx, test::golden(p + ".r", device()), x, y, test::kTrain);
     test::expect_close(dx, test::golden(p + ".dx", Device::cpu()), kTol, p + " dx");
     test::expect_close(store.grad("conv.kernel"), test::golden(p + ".dkernel", Device::cpu()), kTol, p + " dkernel");
     test::expect_close(store.grad("conv.bias"), test::golden(p + ".dbias", Device::cpu()), kTol, p + " dbias");
@@ -106,22 +106,7 @@ TEST_P(Conv2DTest, GradientsMatchFiniteDifferences) {
     Conv2D conv("conv", static_cast<int>(c.x[3]), c.filters, c.kh, c.sh, c.padding, c.relu);
     conv.kernel_w = c.kw;
     conv.stride_w = c.sw;
-    ParameterStore store;
-    conv.declare(store);
-    store.allocate(device());
-    test::randomize_params(store, 11);
-    Tensor x = test::random_tensor(c.x, 5, device());
-    Tensor y = Tensor::empty(conv.output_shape(c.x), device());
-    Tensor dx = Tensor::empty(c.x, device());
-    test::GradCheck check(ctx());
-    check.forward = [&] {
-      conv.forward(ctx(), store, y, x);
-      return y;
-    };
-    check.backward = [&](const Tensor& dy) { conv.backward(ctx(), store, &dx, dy, x, y); };
-    check.wrt("input", x, dx);
-    check.wrt("kernel", store.param("conv.kernel"), store.grad("conv.kernel"));
-    check.wrt("bias", store.param("conv.bias"), store.grad("conv.bias"));
+    test::LayerGradCheck check(ctx(), conv, {.input = c.x});
     EXPECT_EQ(check.run(), 0);
   }
 }
@@ -133,16 +118,16 @@ TEST_P(Conv2DTest, ShapeMistakesNameTheLayerAndBothShapes) {
   store.allocate(device());
   Tensor x = Tensor::zeros(Shape{2, 8, 8, 15}, device());  // 15 channels, 16 expected
   Tensor y = Tensor::zeros(Shape{2, 4, 4, 32}, device());
-  test::expect_error_mentions([&] { conv.forward(ctx(), store, y, x); },
+  test::expect_error_mentions([&] { conv.forward(ctx(), store, y, x, test::kTrain); },
                               {"cnn.conv2", "(2, 8, 8, 15)", "(2, 8, 8, 16)"});
   Tensor x3 = Tensor::zeros(Shape{2, 8, 16}, device());  // rank 3
-  test::expect_error_mentions([&] { conv.forward(ctx(), store, y, x3); }, {"cnn.conv2", "(2, 8, 16)", "rank 4"});
+  test::expect_error_mentions([&] { conv.forward(ctx(), store, y, x3, test::kTrain); }, {"cnn.conv2", "(2, 8, 16)", "rank 4"});
   Tensor x_ok = Tensor::zeros(Shape{2, 8, 8, 16}, device());
   Tensor y_bad = Tensor::zeros(Shape{2, 8, 8, 32}, device());
-  test::expect_error_mentions([&] { conv.forward(ctx(), store, y_bad, x_ok); },
+  test::expect_error_mentions([&] { conv.forward(ctx(), store, y_bad, x_ok, test::kTrain); },
                               {"cnn.conv2", "output", "(2, 8, 8, 32)", "(2, 4, 4, 32)"});
   Tensor dy_bad = Tensor::zeros(Shape{2, 4, 5, 32}, device());
-  test::expect_error_mentions([&] { conv.backward(ctx(), store, nullptr, dy_bad, x_ok, y); },
+  test::expect_error_mentions([&] { conv.backward(ctx(), store, nullptr, dy_bad, x_ok, y, test::kTrain); },
                               {"cnn.conv2", "(2, 4, 5, 32)", "(2, 4, 4, 32)"});
 }
 
@@ -157,8 +142,8 @@ TEST_P(Conv2DTest, TwoRunsAreBitIdentical) {
     const Tensor x = test::random_tensor(xs, 4, device());
     Tensor y = Tensor::empty(conv.output_shape(xs), device());
     Tensor dx = Tensor::empty(xs, device());
-    conv.forward(ctx(), store, y, x);
-    conv.backward(ctx(), store, &dx, test::random_tensor(y.shape(), 6, device()), x, y);
+    conv.forward(ctx(), store, y, x, test::kTrain);
+    conv.backward(ctx(), store, &dx, test::random_tensor(y.shape(), 6, device()), x, y, test::kTrain);
     outs[0] = y.to(Device::cpu());
     outs[1] = dx.to(Device::cpu());
     outs[2] = store.grads().to(Device::cpu());

@@ -24,8 +24,8 @@ TEST_P(DenseTest, MatchesKeras) {
   test::load_param(store, "head.dense.kernel", "dense.kernel");
   test::load_param(store, "head.dense.bias", "dense.bias");
   Tensor y = Tensor::empty(dense.output_shape(x.shape()), device()), dx = Tensor::empty(x.shape(), device());
-  dense.forward(ctx(), store, y, x);
-  dense.backward(ctx(), store, &dx, test::golden("dense.r", device()), x);
+  dense.forward(ctx(), store, y, x, test::kTrain);
+  dense.backward(ctx(), store, &dx, test::golden("dense.r", device()), x, y, test::kTrain);
   test::expect_close(y, test::golden("dense.y", Device::cpu()), kTol, "forward");
   test::expect_close(dx, test::golden("dense.dx", Device::cpu()), kTol, "dx");
   test::expect_close(store.grad("head.dense.kernel"), test::golden("dense.dkernel", Device::cpu()), kTol, "dkernel");
@@ -41,21 +41,7 @@ TEST_P(DenseTest, GradientsMatchFiniteDifferences) {
   for (auto [n, in, out] : {std::tuple{3, 5, 4}, std::tuple{1, 7, 3}, std::tuple{6, 2, 9}}) {
     SCOPED_TRACE(n);
     Dense dense("d", in, out);
-    ParameterStore store;
-    dense.declare(store);
-    store.allocate(device());
-    test::randomize_params(store, 8);
-    Tensor x = test::random_tensor(Shape{n, in}, 3, device());
-    Tensor y = Tensor::empty(Shape{n, out}, device()), dx = Tensor::empty(x.shape(), device());
-    test::GradCheck check(ctx());
-    check.forward = [&] {
-      dense.forward(ctx(), store, y, x);
-      return y;
-    };
-    check.backward = [&](const Tensor& dy) { dense.backward(ctx(), store, &dx, dy, x); };
-    check.wrt("input", x, dx);
-    check.wrt("kernel", store.param("d.kernel"), store.grad("d.kernel"));
-    check.wrt("bias", store.param("d.bias"), store.grad("d.bias"));
+    test::LayerGradCheck check(ctx(), dense, {.input = Shape{n, in}, .seed = 3, .param_seed = 8});
     EXPECT_EQ(check.run(), 0);
   }
 }
@@ -66,11 +52,11 @@ TEST_P(DenseTest, ShapeMistakesNameTheLayerAndBothShapes) {
   dense.declare(store);
   store.allocate(device());
   Tensor x = Tensor::zeros(Shape{4, 255}, device()), y = Tensor::zeros(Shape{4, 10}, device());
-  test::expect_error_mentions([&] { dense.forward(ctx(), store, y, x); }, {"head.dense", "(4, 255)", "(4, 256)"});
+  test::expect_error_mentions([&] { dense.forward(ctx(), store, y, x, test::kTrain); }, {"head.dense", "(4, 255)", "(4, 256)"});
   Tensor x4 = Tensor::zeros(Shape{4, 1, 4, 64}, device());
-  test::expect_error_mentions([&] { dense.forward(ctx(), store, y, x4); }, {"head.dense", "(4, 1, 4, 64)"});
+  test::expect_error_mentions([&] { dense.forward(ctx(), store, y, x4, test::kTrain); }, {"head.dense", "(4, 1, 4, 64)"});
   Tensor x_ok = Tensor::zeros(Shape{4, 256}, device()), y_bad = Tensor::zeros(Shape{3, 10}, device());
-  test::expect_error_mentions([&] { dense.forward(ctx(), store, y_bad, x_ok); }, {"head.dense", "(3, 10)", "(4, 10)"});
+  test::expect_error_mentions([&] { dense.forward(ctx(), store, y_bad, x_ok, test::kTrain); }, {"head.dense", "(3, 10)", "(4, 10)"});
 }
 
 TEST_P(DenseTest, TwoRunsAreBitIdentical) {
@@ -82,8 +68,8 @@ TEST_P(DenseTest, TwoRunsAreBitIdentical) {
     test::randomize_params(store, 3);
     const Tensor x = test::random_tensor(Shape{32, 256}, 4, device());
     Tensor y = Tensor::empty(Shape{32, 10}, device()), dx = Tensor::empty(x.shape(), device());
-    dense.forward(ctx(), store, y, x);
-    dense.backward(ctx(), store, &dx, test::random_tensor(y.shape(), 6, device()), x);
+    dense.forward(ctx(), store, y, x, test::kTrain);
+    dense.backward(ctx(), store, &dx, test::random_tensor(y.shape(), 6, device()), x, y, test::kTrain);
     outs[0] = y.to(Device::cpu());
     outs[1] = dx.to(Device::cpu());
     outs[2] = store.grads().to(Device::cpu());

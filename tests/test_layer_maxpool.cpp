@@ -25,10 +25,10 @@ TEST_P(MaxPoolTest, MatchesKeras) {
     MaxPool2D pool("pool", c.ph, c.pw);
     const Tensor x = test::golden(p + ".x", device());
     Tensor y = Tensor::empty(pool.output_shape(x.shape()), device());
-    pool.forward(ctx(), y, x);
+    pool.forward(ctx(), test::no_params(), y, x, test::kTrain);
     test::expect_close(y, test::golden(p + ".y", Device::cpu()), 0.0, p + " forward");
     Tensor dx = Tensor::empty(x.shape(), device());
-    pool.backward(ctx(), dx, test::golden(p + ".r", device()), x, y);
+    pool.backward(ctx(), test::no_params(), &dx, test::golden(p + ".r", device()), x, y, test::kTrain);
     test::expect_close(dx, test::golden(p + ".dx", Device::cpu()), 0.0, p + " dx");
     std::printf("    %-9s max abs error: y %.2e dx %.2e\n", c.name,
                 test::max_abs_diff(y, test::golden(p + ".y", Device::cpu())),
@@ -45,15 +45,7 @@ TEST_P(MaxPoolTest, GradientsMatchFiniteDifferences) {
     SCOPED_TRACE(c.x.str());
     MaxPool2D pool("pool", c.ph, c.pw);
     // Values spread over [-5, 5] so window maxima are rarely within the step of each other.
-    Tensor x = test::random_tensor(c.x, 9, device(), -5.0f, 5.0f);
-    Tensor y = Tensor::empty(pool.output_shape(c.x), device()), dx = Tensor::empty(c.x, device());
-    test::GradCheck check(ctx());
-    check.forward = [&] {
-      pool.forward(ctx(), y, x);
-      return y;
-    };
-    check.backward = [&](const Tensor& dy) { pool.backward(ctx(), dx, dy, x, y); };
-    check.wrt("input", x, dx);
+    test::LayerGradCheck check(ctx(), pool, {.input = c.x, .input_lo = -5.0f, .input_hi = 5.0f, .seed = 9});
     EXPECT_EQ(check.run(), 0);
   }
 }
@@ -62,11 +54,11 @@ TEST_P(MaxPoolTest, ShapeMistakesNameTheLayerAndBothShapes) {
   MaxPool2D pool("rnn.pool1", 1, 2);
   Tensor x = Tensor::zeros(Shape{2, 8, 9, 1}, device());
   Tensor y = Tensor::zeros(Shape{2, 8, 5, 1}, device());
-  test::expect_error_mentions([&] { pool.forward(ctx(), y, x); }, {"rnn.pool1", "(2, 8, 5, 1)", "(2, 8, 4, 1)"});
+  test::expect_error_mentions([&] { pool.forward(ctx(), test::no_params(), y, x, test::kTrain); }, {"rnn.pool1", "(2, 8, 5, 1)", "(2, 8, 4, 1)"});
   Tensor x3 = Tensor::zeros(Shape{2, 8, 9}, device());
-  test::expect_error_mentions([&] { pool.forward(ctx(), y, x3); }, {"rnn.pool1", "(2, 8, 9)", "rank 4"});
+  test::expect_error_mentions([&] { pool.forward(ctx(), test::no_params(), y, x3, test::kTrain); }, {"rnn.pool1", "(2, 8, 9)", "rank 4"});
   Tensor tiny = Tensor::zeros(Shape{2, 8, 1, 1}, device());
-  test::expect_error_mentions([&] { pool.forward(ctx(), y, tiny); }, {"rnn.pool1", "smaller"});
+  test::expect_error_mentions([&] { pool.forward(ctx(), test::no_params(), y, tiny, test::kTrain); }, {"rnn.pool1", "smaller"});
 }
 
 TEST(MaxPoolCpu, BackwardRefusesAStaleArgmax) {
@@ -74,9 +66,9 @@ TEST(MaxPoolCpu, BackwardRefusesAStaleArgmax) {
   MaxPool2D pool("cnn.pool2", 2, 2);
   const Tensor x1 = test::random_tensor(Shape{1, 4, 4, 2}, 1), x2 = test::random_tensor(Shape{1, 4, 4, 2}, 2);
   Tensor y1 = Tensor::empty(Shape{1, 2, 2, 2}), y2 = Tensor::empty(Shape{1, 2, 2, 2}), dx = Tensor::empty(x1.shape());
-  pool.forward(cpu, y1, x1);
-  pool.forward(cpu, y2, x2);  // the same instance used twice: argmax now belongs to x2
-  test::expect_error_mentions([&] { pool.backward(cpu, dx, y1, x1, y1); }, {"cnn.pool2", "last forward"});
+  pool.forward(cpu, test::no_params(), y1, x1, test::kTrain);
+  pool.forward(cpu, test::no_params(), y2, x2, test::kTrain);  // the same instance used twice: argmax now belongs to x2
+  test::expect_error_mentions([&] { pool.backward(cpu, test::no_params(), &dx, y1, x1, y1, test::kTrain); }, {"cnn.pool2", "last forward"});
 }
 
 TEST_P(MaxPoolTest, TwoRunsAreBitIdentical) {
@@ -86,10 +78,10 @@ TEST_P(MaxPoolTest, TwoRunsAreBitIdentical) {
   const Tensor dy = test::random_tensor(pool.output_shape(xs), 2, device());
   Tensor y1 = Tensor::empty(dy.shape(), device()), y2 = Tensor::empty(dy.shape(), device());
   Tensor d1 = Tensor::empty(xs, device()), d2 = Tensor::empty(xs, device());
-  pool.forward(ctx(), y1, x);
-  pool.backward(ctx(), d1, dy, x, y1);
-  pool.forward(ctx(), y2, x);
-  pool.backward(ctx(), d2, dy, x, y2);
+  pool.forward(ctx(), test::no_params(), y1, x, test::kTrain);
+  pool.backward(ctx(), test::no_params(), &d1, dy, x, y1, test::kTrain);
+  pool.forward(ctx(), test::no_params(), y2, x, test::kTrain);
+  pool.backward(ctx(), test::no_params(), &d2, dy, x, y2, test::kTrain);
   EXPECT_TRUE(test::bit_identical(y1, y2));
   EXPECT_TRUE(test::bit_identical(d1, d2));
 }

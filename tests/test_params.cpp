@@ -34,6 +34,32 @@ TEST(ParameterStore, NamedViewsShareOneFlatBuffer) {
   EXPECT_EQ(store.buffer("bn.moving_mean").numel(), 16);
 }
 
+TEST(ParameterStore, HandlesAreBoundOnceAndRefuseAnotherStore) {
+  ParameterStore store;
+  const ParameterStore::Handle k = store.declare("conv.kernel", Shape{2, 2, 1, 16}, ParameterStore::Kind::Parameter,
+                                                 Init::GlorotUniform);
+  const ParameterStore::Handle m = store.declare("bn.moving_var", Shape{16}, ParameterStore::Kind::Buffer, Init::Ones);
+  EXPECT_EQ(store.entry("conv.kernel").init, Init::GlorotUniform);
+  EXPECT_EQ(store.entry("bn.moving_var").init, Init::Ones);
+  EXPECT_EQ(k.offset, store.entry("conv.kernel").offset);
+  EXPECT_EQ(k.shape, (Shape{2, 2, 1, 16}));
+  store.allocate(Device::cpu());
+  // A handle's view is the named view, and follows the store to a new buffer.
+  store.param(k).at(5) = 4.0f;
+  EXPECT_EQ(store.param("conv.kernel").at(5), 4.0f);
+  store.grad(k).at(1) = -2.0f;
+  EXPECT_EQ(store.grad("conv.kernel").at(1), -2.0f);
+  EXPECT_EQ(store.buffer(m).data(), store.buffer("bn.moving_var").data());
+  // Wrong kind, never declared, declared in another store with another layout: clear errors.
+  EXPECT_THROW(store.buffer(k), Error);
+  EXPECT_THROW(store.grad(m), Error);
+  EXPECT_THROW(store.param(ParameterStore::Handle{}), Error);
+  ParameterStore other;
+  other.declare("x", Shape{3});
+  const ParameterStore::Handle foreign = other.declare("conv.kernel", Shape{2, 2, 1, 8});
+  EXPECT_THROW(store.param(foreign), Error);
+}
+
 TEST(SafeTensors, RoundTripsTensorsAndMetadata) {
   std::map<std::string, Tensor> tensors{{"a", test::random_tensor(Shape{3, 4}, 1)},
                                         {"b.c", test::random_tensor(Shape{5}, 2)}};

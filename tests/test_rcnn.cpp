@@ -96,6 +96,28 @@ TEST(Rcnn, AModelToBeLoadedIsNotRandomlyInitialised) {
   EXPECT_GT(ops::sum_of_squares(ctx, initialised.store().params()), 0.0);
 }
 
+// The model's tensor list has one source, the layers' declarations: declared_store() (what the
+// Keras importer and checkpoint checks read) is the store of a built model, entry for entry.
+TEST(Rcnn, DeclaredStoreIsTheModelsStore) {
+  for (const ModelConfig& config : {ModelConfig{}, ModelConfig::tiny()}) {
+    const ParameterStore declared = RCNN::declared_store(config);
+    EXPECT_FALSE(declared.allocated());
+    RCNN model(config);
+    const auto& want = model.store().entries();
+    const auto& got = declared.entries();
+    ASSERT_EQ(got.size(), want.size());
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(got[i].name, want[i].name) << i;
+      EXPECT_EQ(got[i].shape, want[i].shape) << want[i].name;
+      EXPECT_EQ(got[i].kind, want[i].kind) << want[i].name;
+      EXPECT_EQ(got[i].offset, want[i].offset) << want[i].name;
+      EXPECT_EQ(got[i].init, want[i].init) << want[i].name;
+    }
+    EXPECT_EQ(declared.num_params(), model.store().num_params());
+    EXPECT_EQ(declared.num_buffers(), model.store().num_buffers());
+  }
+}
+
 TEST(Rcnn, TwoCpuRunsGiveBitIdenticalGradients) {
   auto run = [] {
     Context ctx(Device::cpu());
