@@ -7,7 +7,7 @@
 #include "apps/command.h"
 #include "engine/error.h"
 #include "export/onnx_export.h"
-#include "train/predictor.h"
+#include "serve/predictor.h"
 
 namespace gn::app {
 namespace {

@@ -22,7 +22,7 @@
 
 #include <string>
 
-#include "train/checkpoint.h"
+#include "model/checkpoint.h"
 
 namespace gn {
 

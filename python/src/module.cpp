@@ -21,8 +21,8 @@
 #include "engine/threads.h"
 #include "engine/version.h"
 #include "layers/frontend.h"
-#include "train/audio.h"
-#include "train/predictor.h"
+#include "data/audio.h"
+#include "serve/predictor.h"
 
 namespace nb = nanobind;
 

@@ -12,9 +12,9 @@
 #include "engine/context.h"
 #include "engine/error.h"
 #include "layers/frontend.h"
-#include "train/audio.h"
-#include "train/checkpoint.h"
-#include "train/clips.h"
+#include "data/audio.h"
+#include "model/checkpoint.h"
+#include "data/clips.h"
 
 namespace {
 

@@ -21,6 +21,11 @@ Mistakes the bound must catch (checked below, each must exceed 20 x the bound): 
 order i,f,c,o left unconverted in the LSTM, and the 'same' padding's odd extra pixel put before
 instead of after.
 
+The same comparison loads each checkpoint into the PyTorch RCNN of bench/peers
+(bench/peers/genrenet_to_torch.py, the mapping of docs/checkpoint.md) and runs it on the same
+inputs, within the same bound (PyTorch is one more float32 engine); skipped with a message
+when torch cannot be imported.
+
 Exit status 77 (a skip for CTest) when onnxruntime / numpy cannot be imported or ../shared is
 absent. The mutation checks need the `onnx` package and are skipped with a message without it.
 """
@@ -102,7 +107,31 @@ def check_model(name, ckpt, args, songs):
     worst, clips = max_dp(model_bytes, args, work, predicted, labels, songs)
     print(f"{name}: {clips} clips of {len(songs)} songs, per-clip max |dp| = {worst:.3g} (bound {BOUND:g})")
     assert worst <= BOUND, f"{name}: ONNX Runtime differs from genrenet predict by {worst:.3g} > {BOUND:g}"
+    check_torch(name, ckpt, work, predicted, labels, songs)
     return model_bytes, work, predicted, labels
+
+
+def check_torch(name, ckpt, spectrogram_dir, predicted, labels, songs):
+    """The checkpoint loaded into bench/peers' PyTorch RCNN, on the same inputs."""
+    try:
+        import torch
+    except ImportError as e:
+        print(f"{name}: PyTorch mapping check skipped: torch cannot be imported ({e})")
+        return
+    torch.set_num_threads(2)
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench", "peers"))
+    import genrenet_to_torch
+    model, meta = genrenet_to_torch.load_torch_model(ckpt)
+    assert meta["labels"] == labels
+    worst = 0.0
+    for song in songs:
+        x = np.load(os.path.join(spectrogram_dir, os.path.basename(song) + ".npy"))
+        p_torch = genrenet_to_torch.predict(model, x)
+        cli = predicted[os.path.basename(song)]["clips"]
+        p_cli = np.array([[c["probabilities"][label] for label in labels] for c in cli])
+        worst = max(worst, float(np.abs(p_torch - p_cli).max()))
+    print(f"{name}: PyTorch RCNN (bench/peers) per-clip max |dp| = {worst:.3g} (bound {BOUND:g})")
+    assert worst <= BOUND, f"{name}: PyTorch differs from genrenet predict by {worst:.3g} > {BOUND:g}"
 
 
 def mutations(model_bytes):
