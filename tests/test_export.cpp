@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 
+#include "engine/error.h"
 #include "export/onnx_export.h"
 #include "layers/conv2d.h"
 #include "layers/rcnn.h"
@@ -37,9 +38,12 @@ TEST(Export, GraphHasTheModelsOperatorsPaddingAndMetadata) {
   std::map<std::string, int> ops;
   for (const auto& n : model.graph().node()) {
     ++ops[n.op_type()];
-    if (n.op_type() == "LSTM")
-      for (const auto& a : n.attribute())
-        if (a.name() == "direction") EXPECT_EQ(a.s(), "bidirectional");
+    if (n.op_type() != "LSTM") continue;
+    for (const auto& a : n.attribute()) {
+      if (a.name() == "direction") {
+        EXPECT_EQ(a.s(), "bidirectional");
+      }
+    }
   }
   const int blocks = static_cast<int>(ck.config.conv.size());
   EXPECT_EQ(ops["Conv"], blocks);
@@ -55,10 +59,12 @@ TEST(Export, GraphHasTheModelsOperatorsPaddingAndMetadata) {
   const Pad1D pw = conv_padding("c", ck.config.freq_bins, b.kernel, b.stride, Padding::Same);
   for (const auto& n : model.graph().node())
     if (n.op_type() == "Conv") {
-      for (const auto& a : n.attribute())
-        if (a.name() == "pads")
+      for (const auto& a : n.attribute()) {
+        if (a.name() == "pads") {
           EXPECT_EQ(std::vector<std::int64_t>(a.ints().begin(), a.ints().end()),
                     (std::vector<std::int64_t>{ph.before, pw.before, ph.after, pw.after}));
+        }
+      }
       break;
     }
   std::map<std::string, std::string> meta;
