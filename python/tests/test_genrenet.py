@@ -25,8 +25,9 @@ SHARED = os.environ.get("GENRENET_SHARED_DIR", os.path.join(REPO, "..", "shared"
 SONGS = sorted(glob.glob(os.path.join(SHARED, "seed", "gtzan-sample", "*.wav")))
 
 # The module and the command line run the same code with the same thread policy on the same
-# inputs, so their probabilities agree to the last bit in practice. The bound allows only a
-# different partitioning of float32 sums (a few ulps of values <= 1).
+# inputs, so their probabilities agree to the last bit when clips are batched alike. A clip
+# batched with other clips goes through differently blocked GEMMs: measured ~2e-10. The bound
+# allows only such a different partitioning of float32 sums (a few ulps of values <= 1).
 SAME_ENGINE = 1e-6
 
 needs_shared = pytest.mark.skipif(not SONGS, reason=f"{SHARED}/seed (real songs, Keras model) is absent")
@@ -221,8 +222,10 @@ def test_two_threads_predict_at_once_with_the_gil_released(reference, prediction
     for t in threads:
         t.join()
     assert not errors, errors
+    # `expected` came from one batch of all seven songs, so a clip's batch differs (GEMM blocking):
+    # equal within SAME_ENGINE, not bit for bit.
     for got, want in zip(results, expected):
-        np.testing.assert_array_equal(got.clip_probabilities, want.clip_probabilities)
+        assert np.abs(got.clip_probabilities - want.clip_probabilities).max() <= SAME_ENGINE
     assert ticks > 10 and longest < 0.5 * elapsed, f"main thread stalled {longest:.3f} s of {elapsed:.3f} s"
 
     # One model shared by two threads: calls are serialised inside, answers unchanged.
@@ -233,4 +236,4 @@ def test_two_threads_predict_at_once_with_the_gil_released(reference, prediction
     for t in threads:
         t.join()
     for got, want in zip(out, expected):
-        np.testing.assert_array_equal(got.clip_probabilities, want.clip_probabilities)
+        assert np.abs(got.clip_probabilities - want.clip_probabilities).max() <= SAME_ENGINE
