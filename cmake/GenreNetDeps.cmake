@@ -41,3 +41,14 @@ else()
   endif()
   target_include_directories(genrenet_deps_http INTERFACE ${HTTPLIB_INCLUDE_DIR})
 endif()
+
+# `genrenet export --format onnx` writes ONNX's own protobuf schema through Debian's onnx C++
+# library (libonnx-dev: generated onnx-ml.pb.h, the model checker; Apache-2.0) and protobuf
+# (libprotobuf-dev, BSD-3).
+find_package(Protobuf REQUIRED)
+find_package(ONNX CONFIG)
+if(NOT ONNX_FOUND)
+  message(FATAL_ERROR "ONNX's C++ library not found: install libonnx-dev libprotobuf-dev (scripts/install-deps.sh)")
+endif()
+add_library(genrenet_deps_export INTERFACE)
+target_link_libraries(genrenet_deps_export INTERFACE onnx onnx_proto protobuf::libprotobuf)

@@ -6,7 +6,8 @@ set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config git
           libopenblas-dev libsndfile1-dev libsamplerate0-dev libkissfft-dev libhdf5-dev
-          nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev)
+          nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
+          libonnx-dev libprotobuf-dev)
 for arg in "$@"; do
   case "$arg" in
     --with-browser) packages+=(chromium chromium-driver wrk) ;;
