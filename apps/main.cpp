@@ -22,6 +22,9 @@ void print_help() {
 int main(int argc, char** argv) {
   gn::prefer_passive_openmp_wait(argv);  // see engine/threads.h: idle OpenMP workers must not spin
   gn::prefer_single_threaded_blas();     // and one thread pool (OpenMP), not two
+  // Results (stdout) and status (stderr) interleave in `> log 2>&1` in the order they happen:
+  // stdout is flushed at every line, not held back until 4 KiB have gathered.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   if (argc < 2 || std::string(argv[1]) == "help" || std::string(argv[1]) == "--help" ||
       std::string(argv[1]) == "-h") {
     print_help();

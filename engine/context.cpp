@@ -54,7 +54,9 @@ Device select_device(DeviceRequest request, int ordinal, std::ostream* log) {
     return Device::cuda(ordinal);
   }
   if (probe.count > 0) return Device::cuda(0);
-  if (log) *log << "genrenet: using the CPU (" << probe.reason << ")\n";
+  // One plain line: the driver's own words ("CUDA driver version is insufficient...") mean
+  // nothing to most users; `genrenet devices` prints them for those who need them.
+  if (log) *log << "genrenet: no GPU found: using the CPU (`genrenet devices` gives the details)\n";
   return Device::cpu();
 }
 

@@ -140,14 +140,14 @@ Prepared prepare(const TrainOptions& o, std::ostream& log, const Communicator& c
     GN_REQUIRE(p.resume_from->has_optimizer_state(), "--resume: ", last.string(),
                " has no optimiser state (it is not a training checkpoint)");
   }
-  p.device = select_device(request, ordinal, &log);
-
   // Labels: the genre folders, at least two.
   p.scan = scan_dataset(o.data_dir);
   const DatasetScan& scan = p.scan;
   GN_REQUIRE(scan.labels.size() >= 2, "data set ", o.data_dir, ": found only one genre ('", scan.labels[0],
              "'); training a classifier needs at least two genre folders");
   p.labels = scan.labels;
+  // The device once the inputs are known to be usable; the note about it is status (stderr).
+  p.device = select_device(request, ordinal, comm.is_root() ? &std::cerr : nullptr);
 
   p.frontend = o.frontend == "seed" ? FrontendConfig::seed() : FrontendConfig::logstft();
   p.config = o.model == "tiny" ? ModelConfig::tiny() : ModelConfig{};
@@ -389,9 +389,10 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
     log << "data-parallel: " << shards << " shards of each batch of " << o.batch << " clips (" << comm.size()
         << " rank" << (comm.size() > 1 ? "s" : "") << ")\n";
   }
-  log << "training on " << p.device.str() << ": " << split.train.size() << " training clips, " << split.val.size()
-      << " validation, " << split.test.size() << " test; " << p.labels.size() << " genres; "
-      << model.store().num_params() << " parameters\n";
+  log << "training on " << p.device.str() << ": " << p.labels.size() << " genres, "
+      << model.store().num_params() << " parameters\n"
+      << "clips: " << split.train.size() << " training, " << split.val.size() << " validation, "
+      << split.test.size() << " test\n";
   if (p.start_epoch > 0)
     log << "resuming " << o.out_dir << " after epoch " << p.start_epoch << " (step " << adam.t() << ")\n";
 
@@ -570,12 +571,12 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
       write_file_atomically((out / "last.safetensors").string(), bytes);
     }
 
-    log << "epoch " << epoch << "/" << o.epochs << "  train loss " << fixed(m.train_loss, 4) << " acc "
+    // Under 80 columns for runs of up to 999 epochs (the speed is in metrics.csv).
+    log << "epoch " << epoch << "/" << o.epochs << "  loss " << fixed(m.train_loss, 4) << " acc "
         << fixed(100 * m.train_accuracy, 1) << "%";
     if (std::isfinite(m.val_loss))
       log << "  val loss " << fixed(m.val_loss, 4) << " acc " << fixed(100 * m.val_accuracy, 1) << "%";
-    log << "  " << fixed(m.seconds, 1) << " s  " << fixed(m.clips_per_second, 1) << " clips/s"
-        << (improved ? "  * best" : "") << "\n";
+    log << "  " << format_duration(m.seconds) << (improved ? "  * best" : "") << "\n";
     log.flush();
   }
 
@@ -595,10 +596,11 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
     for (std::int64_t c : split.test) clip_songs.push_back(data.clip_song(c));
     result.test = evaluate_predictions(p.labels, test.probs, test.labels, clip_songs, test.loss);
     write_file_atomically((out / "test_results.json").string(), test_results_json(*result.test));
-    log << "test (best epoch " << p.best_epoch << "): clip accuracy " << fixed(100 * result.test->clip_accuracy(), 1)
-        << "% of " << result.test->clips << " clips; song accuracy " << fixed(100 * result.test->song_accuracy(), 1)
-        << "% (mean of clip probabilities), " << fixed(100 * result.test->song_vote_accuracy(), 1)
-        << "% (majority vote) of " << result.test->songs << " songs\n";
+    log << "test (best epoch " << p.best_epoch << "): song accuracy " << fixed(100 * result.test->song_accuracy(), 1)
+        << "% of " << result.test->songs << " songs (majority vote: "
+        << fixed(100 * result.test->song_vote_accuracy(), 1) << "%)\n"
+        << "test clip accuracy " << fixed(100 * result.test->clip_accuracy(), 1) << "% of " << result.test->clips
+        << " clips\n";
   } else if (split.test.empty()) {
     log << "no test split: nothing to evaluate\n";
   }
