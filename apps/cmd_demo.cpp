@@ -38,16 +38,17 @@ constexpr const char* kUsage =
     "  Creates the synthetic data set (10 genre-like classes, `genrenet synth`) if it is missing,\n"
     "  trains the genre classifier on it, evaluates it on held-out songs and writes report.html.\n"
     "  --data DIR             the synthetic data set (default ./data/synth; created when missing)\n"
-    "  --out RUN_DIR          the run folder (default ./runs/demo, or ./runs/demo-N when taken)\n"
+    "  -o, --out RUN_DIR      the run folder (default ./runs/demo, or ./runs/demo-N when taken)\n"
     "  --device D             auto (default), cpu, cuda or cuda:N\n"
     "  --epochs N             epochs (default 6)\n"
     "  --songs-per-genre N    songs per class when creating the data set (default 20)\n"
     "  --seconds T            song length when creating the data set (default 9)\n"
-    "  --model NAME           reference (default) or tiny (a small model for quick tests)\n"
+    "  -m, --model NAME       reference (default) or tiny (a small model for quick tests)\n"
     "  --clip-seconds X       clip length (default 3 s, 50% overlap)\n"
     "  --cache DIR            spectrogram cache folder (default: the user's cache folder)\n"
     "  --seed S               seed (default 1)\n"
-    "  --quiet                no progress bars\n";
+    "  -q, --quiet            no progress bars\n"
+    "  -h, --help             this text\n";
 
 bool has_audio(const std::string& dir) {
   try {

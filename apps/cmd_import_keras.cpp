@@ -17,20 +17,23 @@ constexpr const char* kUsage =
     "  GenreNet implements, and writes a GenreNet checkpoint with the reference model's `seed`\n"
     "  front-end, clip scheme and label order (disco, reggae, pop, metal, jazz, hiphop, country,\n"
     "  rock, classical, blues).\n"
-    "  -o, --output PATH   the checkpoint to write (required)\n";
+    "  -o, --out PATH      the checkpoint to write (required)\n"
+    "  --output PATH       the same as --out (the older spelling)\n"
+    "  -h, --help          this text\n";
 
 int run_import_keras(const std::vector<std::string>& argv) {
-  // "-o" is an alias of "--output": Args knows only long flags.
+  // --output is the older spelling of --out, kept for scripts.
   std::vector<std::string> normalized;
-  for (const std::string& a : argv) normalized.push_back(a == "-o" ? "--output" : a);
-  Args args("import-keras", normalized, {"output"}, {"help"});
+  for (const std::string& a : argv)
+    normalized.push_back(a == "--output" ? "--out" : a.rfind("--output=", 0) == 0 ? "--out=" + a.substr(9) : a);
+  Args args("import-keras", normalized, {"out"}, {"help"});
   if (args.flag("help")) {
     std::cout << kUsage;
     return 0;
   }
   GN_REQUIRE(args.positional().size() == 2, "expected MODEL.json and WEIGHTS.h5, got ",
              args.positional().size(), " file(s)\n", kUsage);
-  const auto output = args.opt("output");
+  const auto output = args.opt("out");
   GN_REQUIRE(output && !output->empty(), "-o OUT.safetensors is required\n", kUsage);
   const std::string& json_path = args.positional()[0];
   const std::string& h5_path = args.positional()[1];

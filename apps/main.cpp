@@ -6,8 +6,10 @@
 #include <iostream>
 
 #include "apps/command.h"
+#include "apps/suggest.h"
 #include "engine/error.h"
 #include "engine/threads.h"
+#include "engine/version.h"
 
 namespace {
 void print_help() {
@@ -15,7 +17,8 @@ void print_help() {
   auto table = gn::app::command_table();
   std::sort(table.begin(), table.end(), [](auto& a, auto& b) { return a.name < b.name; });
   for (const auto& c : table) std::printf("  %-14s %s\n", c.name.c_str(), c.summary.c_str());
-  std::cout << "\n`genrenet <command> --help` describes a command's options.\n";
+  std::cout << "\n`genrenet <command> --help` (or -h) describes a command's options;\n"
+               "`genrenet --version` prints the version.\n";
 }
 }  // namespace
 
@@ -29,6 +32,10 @@ int main(int argc, char** argv) {
       std::string(argv[1]) == "-h") {
     print_help();
     return argc < 2 ? 2 : 0;
+  }
+  if (std::string(argv[1]) == "--version" || std::string(argv[1]) == "-V") {
+    std::cout << "genrenet " << gn::version_string() << " (" << gn::build_description() << ")\n";
+    return 0;
   }
   const std::string name = argv[1];
   const std::vector<std::string> args(argv + 2, argv + argc);
@@ -47,6 +54,10 @@ int main(int argc, char** argv) {
       return 3;
     }
   }
-  std::cerr << "genrenet: unknown command '" << name << "' (run `genrenet help`)\n";
+  std::vector<std::string> names;
+  for (const auto& c : gn::app::command_table()) names.push_back(c.name);
+  const std::string guess = gn::app::nearest(name, names);
+  std::cerr << "genrenet: unknown command '" << name << "'"
+            << (guess.empty() ? "" : " (did you mean '" + guess + "'?)") << "; see `genrenet help`\n";
   return 2;
 }
