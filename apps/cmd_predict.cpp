@@ -7,6 +7,7 @@
 
 #include "apps/args.h"
 #include "apps/command.h"
+#include "apps/inputs.h"
 #include "engine/error.h"
 #include "train/audio.h"
 #include "train/metrics.h"
@@ -17,16 +18,23 @@ namespace gn::app {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: genrenet predict [--model CKPT] [--device auto|cpu|cuda] [--json] [--top K] [--clips]\n"
-    "                        [--batch N] FILE...\n"
-    "  Classifies each audio file (WAV, AU, FLAC, OGG, MP3) with the checkpoint's clip scheme and\n"
-    "  front-end. The song's genre is the argmax of the mean of its clips' probabilities.\n"
-    "  --model CKPT   checkpoint from `genrenet train`/`demo` or `genrenet import-keras`\n"
-    "                 (default: runs/demo/best.safetensors)\n"
-    "  --json         one JSON object per song and line: file, genre, probabilities, clips\n"
-    "  --top K        genres listed per song (default 3)\n"
-    "  --clips        also print every clip's prediction\n"
-    "  A file that cannot be read is reported and skipped; the exit status is then 1.\n";
+    "usage: genrenet predict [-m CKPT|RUN_DIR] [--device D] [--json] [--top K] [--clips] [--batch N]\n"
+    "                        FILE|FOLDER|- ...\n"
+    "  Classifies each audio file (WAV, AU, AIFF, FLAC, OGG, Opus, MP3) with the checkpoint's clip\n"
+    "  scheme and front-end. The song's genre is the argmax of the mean of its clips' probabilities.\n"
+    "  A FOLDER is searched recursively for audio files (by extension); - reads one song from\n"
+    "  standard input (e.g. `curl -s URL | genrenet predict -`).\n"
+    "  -m, --model CKPT  checkpoint from `genrenet train`/`demo` or `genrenet import-keras`, or a run\n"
+    "                    folder (its best.safetensors) (default: runs/demo/best.safetensors)\n"
+    "  --device D        auto (default: a GPU when one answers, else the CPU), cpu, cuda or cuda:N\n"
+    "  --json            one JSON object per song and line: file, genre, probability,\n"
+    "                    majority_vote, probabilities (most probable first), clips (with --clips)\n"
+    "  --top K           genres listed per song and clip (default 3; with --json: all unless given)\n"
+    "  --clips           also give every clip's prediction\n"
+    "  --batch N         clips per forward pass (default 32; more is faster and needs more memory)\n"
+    "  -h, --help        this text\n"
+    "  Results go to stdout, messages to stderr. A file that cannot be read is reported and\n"
+    "  skipped; the exit status is then 1.\n";
 
 std::string top_list(const std::vector<float>& p, const std::vector<std::string>& labels, int top) {
   std::vector<int> order(p.size());
@@ -47,38 +55,50 @@ int run_predict(const std::vector<std::string>& argv) {
     std::cout << kUsage;
     return 0;
   }
-  const std::string model = args.str("model", default_model_path());
   const int top = static_cast<int>(args.integer("top", 3, 1, 1000));
   const int batch = static_cast<int>(args.integer("batch", 32, 1, 4096));
   const bool json = args.flag("json"), clips = args.flag("clips");
   GN_REQUIRE(!args.positional().empty(), "no audio files given\n", kUsage);
   if (!args.has("model"))
-    GN_REQUIRE(std::filesystem::exists(model), "no --model given and ", model,
+    GN_REQUIRE(std::filesystem::exists(default_model_path()), "no --model given and ", default_model_path(),
                " does not exist: train one with `genrenet demo` / `genrenet train`, or import the reference "
                "model with `genrenet import-keras`");
+  const std::string model = resolve_model_path(args.str("model", default_model_path()));
+  // Every argument is checked before a device is chosen or the model loaded.
+  const AudioInputs inputs = list_audio_inputs(args.positional());
+  int failed = static_cast<int>(inputs.errors.size());
+  auto report_error = [&](const std::string& file, const std::string& message) {
+    std::cerr << "genrenet predict: error: " << message << "\n";
+    if (json) std::cout << nlohmann::ordered_json{{"file", file}, {"error", message}}.dump() << "\n";
+  };
+  for (const auto& problem : inputs.errors) report_error(problem.argument, problem.message);
+  if (inputs.inputs.empty()) return 1;
+
   int ordinal = 0;
-  const Device device = select_device(parse_device_request(args.str("device", "auto"), &ordinal), ordinal, &std::cerr);
+  const DeviceRequest request = parse_device_request(args.str("device", "auto"), &ordinal);
+  const Device device = select_device(request, ordinal, &std::cerr);
   Predictor predictor(model, device);
   const auto& labels = predictor.labels();
 
   // Decode everything first; a bad file is reported and the others still predicted.
   std::vector<Audio> songs;
-  int failed = 0;
-  for (const std::string& path : args.positional()) {
+  for (const AudioInput& input : inputs.inputs) {
     try {
-      Audio a = decode_audio(path);
-      GN_REQUIRE(predictor.clip_count(a) > 0, path, ": the song (", a.seconds(), " s) is shorter than one clip of ",
-                 predictor.clip_scheme().str());
+      Audio a = load_audio_input(input);
+      GN_REQUIRE(predictor.clip_count(a) > 0, input.name, ": the song (", a.seconds(),
+                 " s) is shorter than one clip of ", predictor.clip_scheme().str());
       songs.push_back(std::move(a));
     } catch (const Error& e) {
       ++failed;
-      std::cerr << "genrenet predict: error: " << e.what() << "\n";
-      if (json) std::cout << nlohmann::json{{"file", path}, {"error", e.what()}}.dump() << "\n";
+      report_error(input.name, e.what());
     }
   }
+  PredictionJsonOptions json_options;
+  json_options.top = args.has("top") ? top : 0;
+  json_options.clips = clips;
   for (const SongPrediction& s : predictor.predict(songs, batch)) {
     if (json) {
-      std::cout << prediction_json(s, labels).dump() << "\n";
+      std::cout << prediction_json(s, labels, json_options).dump() << "\n";
       continue;
     }
     std::printf("%s: %s %.3f  (%zu clips; top: %s%s)\n", s.source.c_str(), labels[s.genre].c_str(),

@@ -109,14 +109,14 @@ void expect_close(const Tensor& actual, const Tensor& expected, double tol, cons
 }
 
 CommandResult run_genrenet(const std::vector<std::string>& args, int timeout_seconds,
-                           const std::string& working_dir) {
+                           const std::string& working_dir, const std::string& stdin_path) {
   const std::string dir = temp_dir("cmd");
   const std::string out_path = dir + "/stdout", err_path = dir + "/stderr";
   const pid_t pid = fork();
   if (pid < 0) throw Error("fork failed");
   if (pid == 0) {
     setpgid(0, 0);
-    const int in = open("/dev/null", O_RDONLY);
+    const int in = open(stdin_path.empty() ? "/dev/null" : stdin_path.c_str(), O_RDONLY);
     const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(in, 0);

@@ -72,8 +72,9 @@ struct CommandResult {
   std::string out;  // stdout
   std::string err;  // stderr
 };
-// Runs `genrenet <args>` (the real binary) with a timeout; stdin is /dev/null.
+// Runs `genrenet <args>` (the real binary) with a timeout; stdin is /dev/null, or the file
+// `stdin_path` when given.
 CommandResult run_genrenet(const std::vector<std::string>& args, int timeout_seconds = 600,
-                           const std::string& working_dir = "");
+                           const std::string& working_dir = "", const std::string& stdin_path = "");
 
 }  // namespace gn::test

@@ -268,7 +268,8 @@ TEST_F(Serve, PageIsSelfContained) {
 // file name, which is the upload's name and not a path), and the file's genre.
 TEST_F(Serve, PredictsARealSongLikePredictJson) {
   const std::string path = song_path("disco.00003.wav");
-  const CommandResult cli = run_genrenet({"predict", "--json", "--model", reference_model(), path}, 300 * kSlowdown);
+  const CommandResult cli = run_genrenet({"predict", "--json", "--clips", "--model", reference_model(), path},
+                                            300 * kSlowdown);
   ASSERT_EQ(cli.exit_code, 0) << cli.err;
   json expected = json::parse(cli.out);
   expected.erase("file");

@@ -19,12 +19,15 @@
 namespace gn {
 namespace {
 
-// Invalid UTF-8 (a file name from a request, say) is replaced, not thrown on.
-std::string dump(const nlohmann::json& j) {
+// Invalid UTF-8 (a file name from a request, say) is replaced, not thrown on. Ordered JSON
+// (a prediction: the answer first) keeps its key order.
+template <class Json = nlohmann::json>
+std::string dump(const Json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
+template <class Json = nlohmann::json>
+void send_json(httplib::Response& res, int status, const Json& body) {
   res.status = status;
   res.set_content(dump(body) + "\n", "application/json");
 }
