@@ -46,6 +46,7 @@ constexpr const char* kUsage =
     "  -m, --model NAME       reference (default) or tiny (a small model for quick tests)\n"
     "  --clip-seconds X       clip length (default 3 s, 50% overlap)\n"
     "  --cache DIR            spectrogram cache folder (default: the user's cache folder)\n"
+    "  --allow-small-data     train although a genre has fewer than 5 songs (see train --help)\n"
     "  --seed S               seed (default 1)\n"
     "  -q, --quiet            no progress bars\n"
     "  -h, --help             this text\n";
@@ -61,7 +62,7 @@ bool has_audio(const std::string& dir) {
 int run_demo(const std::vector<std::string>& argv) {
   Args args("demo", argv, {"data", "out", "device", "epochs", "songs-per-genre", "seconds", "model", "seed", "cache",
                               "clip-seconds"},
-            {"quiet", "help"});
+            {"quiet", "help", "allow-small-data"});
   if (args.flag("help")) {
     std::cout << kUsage;
     return 0;
@@ -78,6 +79,7 @@ int run_demo(const std::vector<std::string>& argv) {
   o.batch = kBatch;
   o.bn_momentum = kBnMomentum;
   o.progress = !args.flag("quiet");
+  o.allow_small_data = args.flag("allow-small-data");
   const int songs = static_cast<int>(args.integer("songs-per-genre", kSongsPerGenre, 2, 100000));
   const double seconds = args.number("seconds", kSongSeconds, 1, 600);
 

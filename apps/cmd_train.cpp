@@ -34,6 +34,9 @@ constexpr const char* kUsage =
     "  --clip-seconds X      clip length with 50% overlap (default: the front-end's own scheme)\n"
     "  --bn-momentum X       BatchNorm moving-average momentum (default: Keras's 0.99)\n"
     "  --cache DIR           spectrogram cache folder (default: the user's cache folder)\n"
+    "  --allow-small-data    train although a genre has too few songs for the split to give it a\n"
+    "                        validation and a test song (at least 5 at 10%/10%), or looks like a\n"
+    "                        stray folder (a quarter of the others' songs or fewer)\n"
     "  -q, --quiet           no progress bars\n"
     "  -h, --help            this text\n"
     "  Data-parallel: mpirun -np N genrenet train ... trains one model on N ranks (each computes\n"
@@ -47,7 +50,7 @@ int run_train(const std::vector<std::string>& argv) {
   Args args("train", argv,
             {"data", "frontend", "split", "epochs", "batch", "lr", "device", "seed", "out", "model", "clip-seconds",
              "cache", "bn-momentum", "collective-timeout", "simulate-ranks"},
-            {"resume", "quiet", "help"});
+            {"resume", "quiet", "help", "allow-small-data"});
   if (args.flag("help")) {
     std::cout << kUsage;
     return 0;
@@ -70,6 +73,7 @@ int run_train(const std::vector<std::string>& argv) {
   o.cache_dir = args.str("cache", "");
   o.bn_momentum = args.number("bn-momentum", 0, 0, 0.999999);
   o.progress = !args.flag("quiet");
+  o.allow_small_data = args.flag("allow-small-data");
   o.collective_timeout = args.number("collective-timeout", o.collective_timeout, 0, 1e9);
   o.simulate_ranks = static_cast<int>(args.integer("simulate-ranks", 1, 1, 4096));
   const TrainResult r = run_training(o, std::cout);

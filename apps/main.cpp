@@ -43,6 +43,9 @@ int main(int argc, char** argv) {
     if (c.name != name) continue;
     try {
       return c.run(args);
+    } catch (const gn::Interrupted& e) {
+      std::cerr << "\ngenrenet " << name << ": " << e.what() << "\n";
+      return 130;
     } catch (const gn::Error& e) {
       std::cerr << "genrenet " << name << ": error: " << e.what() << "\n";
       return 2;

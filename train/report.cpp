@@ -328,9 +328,21 @@ std::string render_report_html(const ReportData& d) {
   } else {
     o << "<div class=\"row\">" << line_chart("Loss (categorical cross-entropy)", "loss", x, {tl, vl}, false, d.best_epoch)
       << line_chart("Accuracy (clip level)", "accuracy", x, {ta, va}, true, d.best_epoch) << "</div>";
+    // An accuracy means little without what it rests on: the clips (and songs) of each side.
+    auto basis = [](std::int64_t clips, std::int64_t songs) {
+      if (clips <= 0) return std::string();
+      return std::to_string(clips) + " clips" + (songs > 0 ? " of " + std::to_string(songs) + " songs" : "");
+    };
+    const std::string train_basis = basis(d.train_clips, d.train_songs), val_basis = basis(d.val_clips, d.val_songs);
+    if (!train_basis.empty())
+      o << "<p class=\"muted\">Training accuracy over " << train_basis << "; validation accuracy over "
+        << (val_basis.empty() ? "no clips (no validation split)" : val_basis) << ".</p>";
     o << "<details><summary>Per-epoch numbers</summary><table class=\"epochs\"><thead><tr><th>epoch</th>"
-         "<th>train loss</th><th>train acc</th><th>val loss</th><th>val acc</th><th>lr</th><th>seconds</th>"
-         "<th>clips/s</th></tr></thead><tbody>";
+         "<th>train loss</th><th>train acc"
+      << (d.train_clips > 0 ? " (" + std::to_string(d.train_clips) + " clips)" : "")
+      << "</th><th>val loss</th><th>val acc"
+      << (d.val_clips > 0 ? " (" + std::to_string(d.val_clips) + " clips)" : "")
+      << "</th><th>lr</th><th>seconds</th><th>clips/s</th></tr></thead><tbody>";
     auto num = [](double v, const char* f) { return std::isfinite(v) ? fmt(f, v) : std::string("\u2013"); };
     for (const EpochMetrics& e : d.epochs)
       o << "<tr" << (e.epoch == d.best_epoch ? " class=\"macro\"" : "") << "><td>" << e.epoch << "</td><td>"

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -23,6 +24,7 @@
 #include "train/adam.h"
 #include "train/checkpoint.h"
 #include "train/clips.h"
+#include "train/data_check.h"
 #include "train/dataset.h"
 #include "train/distributed.h"
 #include "train/progress.h"
@@ -146,6 +148,17 @@ Prepared prepare(const TrainOptions& o, std::ostream& log, const Communicator& c
   GN_REQUIRE(scan.labels.size() >= 2, "data set ", o.data_dir, ": found only one genre ('", scan.labels[0],
              "'); training a classifier needs at least two genre folders");
   p.labels = scan.labels;
+  // What was found, and whether it can give a meaningful result, before anything is written.
+  log << "data set " << o.data_dir << ":\n" << class_counts_text(scan);
+  const std::vector<std::string> problems = data_set_problems(scan, p.split);
+  if (!problems.empty() && !o.allow_small_data) {
+    std::string message = "data set " + o.data_dir + " cannot score every genre:";
+    for (const std::string& problem : problems) message += "\n  " + problem;
+    GN_FAIL(message, "\nAdd songs or fix the folder; --allow-small-data trains anyway (those genres then have no ",
+            "validation or test score).");
+  }
+  if (comm.is_root())
+    for (const std::string& problem : problems) std::cerr << "warning: " << problem << "\n";
   // The device once the inputs are known to be usable; the note about it is status (stderr).
   p.device = select_device(request, ordinal, comm.is_root() ? &std::cerr : nullptr);
 
@@ -278,6 +291,69 @@ Evaluation evaluate(Context& ctx, RCNN& model, const Dataset& data, const Fronte
 
 std::string json_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v).dump() : "null"; }
 
+// Ctrl-C during training: the handler only raises a flag (async-signal-safe) and gives SIGINT
+// back its default action, so a second Ctrl-C ends the process at once. The loop looks at the
+// flag between steps and stops with a message that says what was kept and how to go on.
+volatile std::sig_atomic_t g_interrupted = 0;
+extern "C" void on_interrupt(int) {
+  g_interrupted = 1;
+  std::signal(SIGINT, SIG_DFL);
+}
+
+class InterruptGuard {
+ public:
+  explicit InterruptGuard(bool enable) : enabled_(enable) {
+    if (!enabled_) return;
+    g_interrupted = 0;
+    previous_ = std::signal(SIGINT, on_interrupt);
+  }
+  ~InterruptGuard() {
+    if (enabled_) std::signal(SIGINT, previous_);
+  }
+  bool interrupted() const { return enabled_ && g_interrupted; }
+
+ private:
+  bool enabled_;
+  void (*previous_)(int) = SIG_DFL;
+};
+
+std::string shell_quote(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./,:=+@") ==
+                        std::string::npos)
+    return s;
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// The command that continues this run: every setting that decides its course, spelled out (a
+// run started by `genrenet demo` continues with `genrenet train`).
+std::string resume_command(const TrainOptions& o) {
+  std::string c = "genrenet train --resume --data " + shell_quote(o.data_dir) + " --out " + shell_quote(o.out_dir) +
+                  " --epochs " + std::to_string(o.epochs) + " --batch " + std::to_string(o.batch) + " --lr " +
+                  shell_quote(nlohmann::json(o.lr).dump()) + " --seed " + std::to_string(o.seed);
+  if (o.frontend != "logstft") c += " --frontend " + o.frontend;
+  if (o.split != "song") c += " --split " + shell_quote(o.split);
+  if (o.model != "reference") c += " --model " + o.model;
+  if (o.clip_seconds > 0) c += " --clip-seconds " + nlohmann::json(o.clip_seconds).dump();
+  if (o.bn_momentum > 0) c += " --bn-momentum " + nlohmann::json(o.bn_momentum).dump();
+  if (!o.cache_dir.empty()) c += " --cache " + shell_quote(o.cache_dir);
+  if (o.device != "auto") c += " --device " + o.device;
+  if (o.allow_small_data) c += " --allow-small-data";
+  return c;
+}
+
+// What an interruption during epoch `epoch` leaves behind.
+std::string interrupted_message(const TrainOptions& o, int epoch, int best_epoch) {
+  const fs::path out(o.out_dir);
+  std::string m = "interrupted during epoch " + std::to_string(epoch) + " of " + std::to_string(o.epochs) + "; ";
+  if (epoch <= 1)
+    return m + "nothing was kept (the first epoch had not finished). Start again with the same command.";
+  m += "kept " + (out / "last.safetensors").string() + " (epoch " + std::to_string(epoch - 1) + ", the resume point)";
+  if (best_epoch > 0) m += ", best.safetensors (epoch " + std::to_string(best_epoch) + ")";
+  return m + " and metrics.csv. Continue with:\n  " + resume_command(o);
+}
+
 }  // namespace
 
 std::vector<std::int64_t> shuffled_order(std::int64_t n, std::uint64_t seed, std::uint64_t epoch) {
@@ -322,6 +398,7 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
   GN_REQUIRE(data.num_clips() > 0, "data set ", o.data_dir, ": no usable clips (every song failed to decode or is ",
              "shorter than one clip)");
   const Split split = make_split(data, p.split, &log);
+  log << split_table_text(data, split, p.split.kind == SplitConfig::Kind::Clip);
   if (!p.resume_from) data.fit_normalization(p.frontend, split.train);
   {
     // Every rank decoded the data set itself (the cache files are written atomically, so ranks
@@ -417,6 +494,8 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
   // --simulate-ranks: the BatchNorm moving statistics of each simulated rank (a real rank
   // updates its own from its shards and the ranks average them at the end of the epoch).
   std::vector<Tensor> rank_buffers(o.simulate_ranks > 1 && model.store().buffers().defined() ? o.simulate_ranks : 0);
+  // Under mpirun, the launcher owns Ctrl-C (it signals every rank).
+  const InterruptGuard interrupt(!comm.distributed());
   for (int epoch = p.start_epoch + 1; epoch <= o.epochs; ++epoch) {
     const auto epoch_start = std::chrono::steady_clock::now();
     const std::vector<std::int64_t> perm = shuffled_order(static_cast<std::int64_t>(split.train.size()), o.seed,
@@ -473,6 +552,10 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
       adam.step(ctx, model.store().params(), grads);
     };
     for (std::int64_t s = 0; s < steps; ++s) {
+      if (interrupt.interrupted()) {
+        if (bar) bar->finish();
+        throw Interrupted(interrupted_message(o, epoch, p.best_epoch));
+      }
       const std::size_t begin = static_cast<std::size_t>(s) * o.batch;
       const std::size_t count = std::min<std::size_t>(o.batch, order.size() - begin);
       if (shards > 1) {
@@ -603,6 +686,9 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
         << " clips\n";
   } else if (split.test.empty()) {
     log << "no test split: nothing to evaluate\n";
+    // A test_results.json of an earlier session would sit beside a report that says "no test".
+    std::error_code ec;
+    fs::remove(out / "test_results.json", ec);
   }
 
   ReportData report;
@@ -614,6 +700,10 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
   report.epochs = p.history;
   report.best_epoch = p.best_epoch;
   report.test = result.test;
+  report.train_clips = static_cast<std::int64_t>(split.train.size());
+  report.val_clips = static_cast<std::int64_t>(split.val.size());
+  report.train_songs = static_cast<std::int64_t>(split.train_songs.size());
+  report.val_songs = static_cast<std::int64_t>(split.val_songs.size());
   result.report_path = (out / "report.html").string();
   write_report(result.report_path, report);
   log << "report: " << result.report_path << "\n";

@@ -54,6 +54,8 @@ struct TrainOptions {
   // gradients weighted and summed): reproduces an N-rank run, per-shard BatchNorm statistics and
   // dropout masks included, without MPI. 1 = the ordinary single-process step.
   int simulate_ranks = 1;
+  // Train although a class has too few songs for the split to score it (see check_data_set).
+  bool allow_small_data = false;
 };
 
 struct TrainResult {
