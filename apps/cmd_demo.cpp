@@ -11,6 +11,7 @@
 #include "engine/error.h"
 #include "train/dataset.h"
 #include "train/synth.h"
+#include "train/run_records.h"
 #include "train/trainer.h"
 
 namespace gn::app {
@@ -80,6 +81,7 @@ int run_demo(const std::vector<std::string>& argv) {
   o.bn_momentum = kBnMomentum;
   o.progress = !args.flag("quiet");
   o.allow_small_data = args.flag("allow-small-data");
+  o.command_line = command_line_text("demo", argv);
   const int songs = static_cast<int>(args.integer("songs-per-genre", kSongsPerGenre, 2, 100000));
   const double seconds = args.number("seconds", kSongSeconds, 1, 600);
 

@@ -5,6 +5,7 @@
 #include "apps/args.h"
 #include "apps/command.h"
 #include "engine/error.h"
+#include "train/run_records.h"
 #include "train/trainer.h"
 
 namespace gn::app {
@@ -74,6 +75,7 @@ int run_train(const std::vector<std::string>& argv) {
   o.bn_momentum = args.number("bn-momentum", 0, 0, 0.999999);
   o.progress = !args.flag("quiet");
   o.allow_small_data = args.flag("allow-small-data");
+  o.command_line = command_line_text("train", argv);
   o.collective_timeout = args.number("collective-timeout", o.collective_timeout, 0, 1e9);
   o.simulate_ranks = static_cast<int>(args.integer("simulate-ranks", 1, 1, 4096));
   const TrainResult r = run_training(o, std::cout);

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -180,6 +181,98 @@ TEST(Interrupt, CtrlCSaysWhatWasKeptAndTheResumeCommandWorks) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("resuming " + out + " after epoch " + std::to_string(kept)), std::string::npos) << r.out;
   EXPECT_EQ(nlohmann::json::parse(load_checkpoint(out + "/last.safetensors").training_json).at("epoch"), kept + 1);
+}
+
+// ---- what the run folder keeps ----------------------------------------------------------------
+
+std::vector<std::string> lines_of(const std::string& s) {
+  std::vector<std::string> lines;
+  std::stringstream ss(s);
+  for (std::string l; std::getline(ss, l);)
+    if (!l.empty()) lines.push_back(l);
+  return lines;
+}
+
+TEST(Records, SplitListsTestPredictionsAndProvenance) {
+  const std::string out = test::temp_dir("rec-run") + "/run";
+  const CommandResult r = run_genrenet(tiny_run(data_dir(), out, 2));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  // The split's song lists, in the format --split takes: training on them again gives the same sides.
+  EXPECT_EQ(lines_of(read_file(out + "/split_train.txt")).size(), 80u);
+  EXPECT_EQ(lines_of(read_file(out + "/split_val.txt")).size(), 10u);
+  const std::vector<std::string> test_songs = lines_of(read_file(out + "/split_test.txt"));
+  ASSERT_EQ(test_songs.size(), 10u);
+  const std::string again = test::temp_dir("rec-run") + "/again";
+  const CommandResult replay = run_genrenet(tiny_run(
+      data_dir(), again, 1,
+      {"--split", out + "/split_train.txt," + out + "/split_val.txt," + out + "/split_test.txt"}));
+  ASSERT_EQ(replay.exit_code, 0) << replay.err;
+  EXPECT_EQ(read_file(again + "/split_test.txt"), read_file(out + "/split_test.txt"));
+  EXPECT_EQ(read_file(again + "/split_train.txt"), read_file(out + "/split_train.txt"));
+
+  // One row per test song; its "correct" column adds up to the song accuracy of test_results.json.
+  const std::vector<std::string> csv = lines_of(read_file(out + "/test_predictions.csv"));
+  ASSERT_EQ(csv.size(), 11u);
+  EXPECT_EQ(csv[0].rfind("file,genre,predicted,probability,correct,clips,blues,classical,", 0), 0u) << csv[0];
+  int correct = 0;
+  for (std::size_t i = 1; i < csv.size(); ++i) {
+    std::vector<std::string> cells;
+    std::stringstream ss(csv[i]);
+    for (std::string c; std::getline(ss, c, ',');) cells.push_back(c);
+    ASSERT_EQ(cells.size(), 16u) << csv[i];
+    EXPECT_NE(std::find(test_songs.begin(), test_songs.end(), cells[0]), test_songs.end()) << cells[0];
+    EXPECT_EQ(cells[1], cells[0].substr(0, cells[0].find('/')));
+    EXPECT_EQ(cells[4], cells[1] == cells[2] ? "1" : "0");
+    EXPECT_EQ(cells[5], "3");  // 2 s songs in 1 s clips, 50% overlap
+    correct += cells[4] == "1";
+  }
+  const nlohmann::json results = nlohmann::json::parse(read_file(out + "/test_results.json"));
+  EXPECT_DOUBLE_EQ(results.at("song_accuracy").get<double>(), correct / 10.0);
+
+  // best.safetensors is the model alone; last.safetensors carries the optimiser for --resume.
+  const Checkpoint best = load_checkpoint(out + "/best.safetensors"), last = load_checkpoint(out + "/last.safetensors");
+  EXPECT_FALSE(best.has_optimizer_state());
+  EXPECT_TRUE(last.has_optimizer_state());
+  EXPECT_LT(fs::file_size(out + "/best.safetensors") * 2, fs::file_size(out + "/last.safetensors"));
+  // Version, command line and date in the checkpoints and the report.
+  const std::string version = run_genrenet({"version"}).out;
+  for (const Checkpoint* c : {&best, &last}) {
+    const nlohmann::json t = nlohmann::json::parse(c->training_json);
+    EXPECT_NE(version.find(t.at("genrenet_version").get<std::string>()), std::string::npos) << version;
+    EXPECT_EQ(t.at("command_line").get<std::string>().rfind("genrenet train --data " + data_dir() + " --out " + out, 0),
+              0u)
+        << t.dump();
+    const std::string date = t.at("date");
+    EXPECT_EQ(date.size(), 20u) << date;
+    EXPECT_EQ(date[10], 'T');
+    EXPECT_EQ(date.back(), 'Z');
+  }
+  const std::string html = read_file(out + "/report.html");
+  EXPECT_NE(html.find("<th>command line</th><td>genrenet train --data"), std::string::npos);
+  EXPECT_NE(html.find("<th>GenreNet version</th>"), std::string::npos);
+  // metrics.csv: the learning rate as typed, not 0.0050000000000000001.
+  const std::vector<std::string> metrics = lines_of(read_file(out + "/metrics.csv"));
+  ASSERT_EQ(metrics.size(), 3u);
+  EXPECT_NE(metrics[1].find(",0.005,"), std::string::npos) << metrics[1];
+}
+
+TEST(Records, ResumeRefusesAnotherDataSet) {
+  const std::string out = test::temp_dir("rec-run") + "/run";
+  ASSERT_EQ(run_genrenet(tiny_run(data_dir(), out, 1)).exit_code, 0);
+  const std::string last = read_file(out + "/last.safetensors");
+  // The same genres, one song fewer in each.
+  const CommandResult other = run_genrenet(tiny_run(linked_data_set(9), out, 2, {"--resume"}));
+  EXPECT_EQ(other.exit_code, 2);
+  EXPECT_NE(other.err.find("was trained on another data set (100 songs in 10 genres, fingerprint "),
+            std::string::npos)
+      << other.err;
+  EXPECT_NE(other.err.find("holds (90 songs in 10 genres"), std::string::npos) << other.err;
+  EXPECT_EQ(read_file(out + "/last.safetensors"), last) << "the refused resume changed the run";
+  // The same songs in another folder are the same data set.
+  const CommandResult same = run_genrenet(tiny_run(linked_data_set(10), out, 2, {"--resume"}));
+  ASSERT_EQ(same.exit_code, 0) << same.err;
+  EXPECT_NE(same.out.find("resuming"), std::string::npos) << same.out;
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "engine/safetensors.h"
+#include "engine/version.h"
 #include "kernels/philox.h"
 #include "layers/frontend.h"
 #include "layers/model_config.h"
@@ -29,6 +30,7 @@
 #include "train/distributed.h"
 #include "train/progress.h"
 #include "train/report.h"
+#include "train/run_records.h"
 #include "train/split.h"
 #include "train/step_metrics.h"
 
@@ -68,6 +70,7 @@ struct Prepared {
   int best_epoch = 0;
   std::vector<EpochMetrics> history;
   DatasetScan scan;
+  std::string fingerprint;  // of the data set (train/run_records.h)
 };
 
 SplitConfig parse_split(const std::string& text, std::uint64_t seed) {
@@ -148,6 +151,7 @@ Prepared prepare(const TrainOptions& o, std::ostream& log, const Communicator& c
   GN_REQUIRE(scan.labels.size() >= 2, "data set ", o.data_dir, ": found only one genre ('", scan.labels[0],
              "'); training a classifier needs at least two genre folders");
   p.labels = scan.labels;
+  p.fingerprint = data_set_fingerprint(scan);
   // What was found, and whether it can give a meaningful result, before anything is written.
   log << "data set " << o.data_dir << ":\n" << class_counts_text(scan);
   const std::vector<std::string> problems = data_set_problems(scan, p.split);
@@ -196,6 +200,21 @@ Prepared prepare(const TrainOptions& o, std::ostream& log, const Communicator& c
       GN_REQUIRE(have.contains(key) && have.at(key) == value, "--resume: ", last, " was trained with ", key, " ",
                  have.contains(key) ? have.at(key).dump() : "(unset)", ", not ", value.dump(),
                  "; resume with the same settings");
+    // The same songs and labels: resuming on another data set would carry on training on it
+    // under the old run's name (and its old test results).
+    if (training.contains("data_set") && training.at("data_set").is_object()) {
+      const nlohmann::json& had = training.at("data_set");
+      GN_REQUIRE(had.value("fingerprint", "") == p.fingerprint, "--resume: ", o.out_dir,
+                 " was trained on another data set (", had.value("songs", 0), " songs in ", had.value("genres", 0),
+                 " genres, fingerprint ", had.value("fingerprint", "?"), ") than --data ", o.data_dir, " holds (",
+                 scan.songs.size(), " songs in ", scan.labels.size(), " genres, fingerprint ", p.fingerprint,
+                 "); resume with the run's own data set",
+                 training.contains("data") ? " (" + training.at("data").dump() + ")" : std::string(),
+                 ", or start a new run with another --out");
+    } else {
+      std::cerr << "warning: --resume: " << last << " records no data-set fingerprint (an older run); "
+                << "the songs cannot be checked\n";
+    }
     p.start_epoch = training.at("epoch").get<int>();
     if (training.contains("best_val_loss") && training.at("best_val_loss").is_number())
       p.best_val_loss = training.at("best_val_loss").get<double>();
@@ -317,15 +336,6 @@ class InterruptGuard {
   void (*previous_)(int) = SIG_DFL;
 };
 
-std::string shell_quote(const std::string& s) {
-  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./,:=+@") ==
-                        std::string::npos)
-    return s;
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 // The command that continues this run: every setting that decides its course, spelled out (a
 // run started by `genrenet demo` continues with `genrenet train`).
 std::string resume_command(const TrainOptions& o) {
@@ -399,6 +409,7 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
              "shorter than one clip)");
   const Split split = make_split(data, p.split, &log);
   log << split_table_text(data, split, p.split.kind == SplitConfig::Kind::Clip);
+  if (comm.is_root()) write_split_lists(o.out_dir, data, split);
   if (!p.resume_from) data.fit_normalization(p.frontend, split.train);
   {
     // Every rank decoded the data set itself (the cache files are written atomically, so ranks
@@ -452,6 +463,10 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
       {"seed", std::to_string(o.seed)},
       {"device", p.device.str()},
       {"run folder", o.out_dir},
+      {"data-set fingerprint", p.fingerprint},
+      {"GenreNet version", version_string()},
+      {"command line", o.command_line.empty() ? std::string("(not recorded)") : o.command_line},
+      {"started", utc_timestamp()},
   };
   // Data-parallel: each global batch of --batch clips is cut into `shards` contiguous shards,
   // shard q computed by rank q / simulate_ranks (one shard per rank under mpirun).
@@ -483,7 +498,13 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
                                {"best_epoch", p.best_epoch},
                                {"settings", identity_settings(o)},
                                {"lr", o.lr},
-                               {"data", o.data_dir}};
+                               {"data", o.data_dir},
+                               {"data_set", {{"fingerprint", p.fingerprint},
+                                             {"songs", p.scan.songs.size()},
+                                             {"genres", p.labels.size()}}},
+                               {"genrenet_version", version_string()},
+                               {"command_line", o.command_line},
+                               {"date", utc_timestamp()}};
     training["best_val_loss"] = nlohmann::json::parse(json_or_null(p.best_val_loss));
     c.training_json = training.dump();
     return c;
@@ -649,9 +670,9 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
       Checkpoint with_state = c;
       with_state.tensors[kOptimizerM] = adam.m().to(Device::cpu());
       with_state.tensors[kOptimizerV] = adam.v().to(Device::cpu());
-      const std::string bytes = serialize_checkpoint(with_state);
-      if (improved) write_file_atomically((out / "best.safetensors").string(), bytes);
-      write_file_atomically((out / "last.safetensors").string(), bytes);
+      // best.safetensors is for inference: the optimiser state (2x the parameters) is last's.
+      if (improved) write_file_atomically((out / "best.safetensors").string(), serialize_checkpoint(c));
+      write_file_atomically((out / "last.safetensors").string(), serialize_checkpoint(with_state));
     }
 
     // Under 80 columns for runs of up to 999 epochs (the speed is in metrics.csv).
@@ -679,6 +700,7 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
     for (std::int64_t c : split.test) clip_songs.push_back(data.clip_song(c));
     result.test = evaluate_predictions(p.labels, test.probs, test.labels, clip_songs, test.loss);
     write_file_atomically((out / "test_results.json").string(), test_results_json(*result.test));
+    write_file_atomically((out / "test_predictions.csv").string(), test_predictions_csv(data, test.probs, clip_songs));
     log << "test (best epoch " << p.best_epoch << "): song accuracy " << fixed(100 * result.test->song_accuracy(), 1)
         << "% of " << result.test->songs << " songs (majority vote: "
         << fixed(100 * result.test->song_vote_accuracy(), 1) << "%)\n"
@@ -689,6 +711,7 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
     // A test_results.json of an earlier session would sit beside a report that says "no test".
     std::error_code ec;
     fs::remove(out / "test_results.json", ec);
+    fs::remove(out / "test_predictions.csv", ec);
   }
 
   ReportData report;
