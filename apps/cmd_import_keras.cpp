@@ -6,6 +6,7 @@
 #include "apps/command.h"
 #include "engine/error.h"
 #include "train/checkpoint.h"
+#include "train/file_kind.h"
 #include "train/keras_import.h"
 
 namespace gn::app {
@@ -37,6 +38,21 @@ int run_import_keras(const std::vector<std::string>& argv) {
   GN_REQUIRE(output && !output->empty(), "-o OUT.safetensors is required\n", kUsage);
   const std::string& json_path = args.positional()[0];
   const std::string& h5_path = args.positional()[1];
+  // The two files by their bytes, before either parser sees them (a swapped pair would
+  // otherwise read as JSON "nested deeper than 64 levels").
+  const FileKind json_kind = sniff_file_kind(read_file_head(json_path)),
+                 h5_kind = sniff_file_kind(read_file_head(h5_path));
+  GN_REQUIRE(!(json_kind == FileKind::Hdf5 && (h5_kind == FileKind::KerasJson || h5_kind == FileKind::Json)),
+             "the two files are swapped: ", json_path, " is the HDF5 weights and ", h5_path,
+             " the model architecture; the architecture (model.json) comes first:\n  genrenet import-keras ", h5_path,
+             " ", json_path, " -o OUT.safetensors");
+  auto require_kind = [](const std::string& path, FileKind kind, bool ok, const char* want) {
+    GN_REQUIRE(ok || kind == FileKind::Unknown, path, " is ", describe_file_kind(kind), ", not ", want,
+               kind == FileKind::Safetensors ? " (it looks like a GenreNet checkpoint already: predict takes it)" : "");
+  };
+  require_kind(json_path, json_kind, json_kind == FileKind::KerasJson || json_kind == FileKind::Json,
+               "a Keras model architecture (model.json)");
+  require_kind(h5_path, h5_kind, h5_kind == FileKind::Hdf5, "Keras HDF5 weights (.h5)");
   const Checkpoint checkpoint = import_keras_files(json_path, h5_path);
   save_checkpoint(*output, checkpoint);
   std::int64_t values = 0;

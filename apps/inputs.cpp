@@ -7,6 +7,7 @@
 
 #include "engine/error.h"
 #include "train/dataset.h"
+#include "train/file_kind.h"
 
 namespace gn::app {
 namespace fs = std::filesystem;
@@ -69,9 +70,11 @@ std::string resolve_model_path(const std::string& path) {
     const fs::path best = fs::path(path) / "best.safetensors";
     GN_REQUIRE(fs::is_regular_file(best, ec), path, " is a folder without best.safetensors: --model takes a ",
                "checkpoint (.safetensors) or a run folder of `genrenet train`");
+    require_checkpoint_file(best.string());
     return best.string();
   }
   GN_REQUIRE(fs::exists(path, ec), path, ": no such file (--model takes a checkpoint or a run folder)");
+  require_checkpoint_file(path);
   return path;
 }
 
