@@ -22,6 +22,7 @@
 #include <sstream>
 #include <thread>
 
+#include "engine/safetensors.h"
 #include "tests/support.h"
 #include "train/audio.h"
 
@@ -324,6 +325,33 @@ TEST_F(Serve, BadUploadsAreJsonErrors) {
   auto h = c.Get("/api/health");
   ASSERT_TRUE(h);
   EXPECT_EQ(h->status, 200);
+}
+
+// A damaged MP3 gets one message in GenreNet's words, the same from predict and from serve,
+// and libmpg123's own notes ("Note: Illegal Audio-MPEG-Header ...") stay off stderr.
+TEST_F(Serve, AnUnreadableMp3IsOneMessageEverywhere) {
+  std::string mp3 = "\xff\xfb\x90\x00";
+  for (int i = 0; i < 20000; ++i) mp3 += static_cast<char>((i * 2654435761u) >> 13);
+  const std::string path = test::temp_dir("serve-mp3") + "/broken.mp3";
+  write_file_atomically(path, mp3);
+  const CommandResult cli = run_genrenet({"predict", "--device", "cpu", "-m", reference_model(), path});
+  EXPECT_EQ(cli.exit_code, 1);
+  const std::string said = path + ": not an audio file GenreNet can read";
+  EXPECT_EQ(cli.err.rfind("genrenet predict: error: " + said, 0), 0u) << cli.err;
+  EXPECT_EQ(std::count(cli.err.begin(), cli.err.end(), '\n'), 1) << "more than the one message:\n" << cli.err;
+
+  const std::size_t before = server_->stderr_text().size();
+  auto c = server_->client();
+  const auto r = c.Post("/api/predict?name=broken.mp3", mp3, "audio/mpeg");
+  expect_json_error(r, 415, "damaged MP3");
+  ASSERT_TRUE(r);
+  const std::string message = json::parse(r->body).at("error");
+  // The CLI's line is "genrenet predict: error: <path><rest>\n"; serve names the upload instead.
+  const std::size_t rest_at = std::string("genrenet predict: error: ").size() + path.size();
+  ASSERT_GT(cli.err.size(), rest_at);
+  const std::string rest = cli.err.substr(rest_at, cli.err.size() - rest_at - 1);
+  EXPECT_EQ(message, "broken.mp3" + rest) << "serve and predict word it differently";
+  EXPECT_EQ(server_->stderr_text().find("Note: ", before), std::string::npos) << server_->stderr_text();
 }
 
 TEST_F(Serve, TraversalNamesAreNeverPaths) {
