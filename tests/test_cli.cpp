@@ -4,6 +4,7 @@
 // A tiny model trained once per test binary (seconds) stands in for a real one.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -140,6 +141,100 @@ TEST(PredictJson, HonoursTopAndClipsWithTheAnswerFirst) {
   ASSERT_TRUE(j.contains("clips"));
   ASSERT_EQ(j.at("clips").size(), 3u);  // 2 s in 1 s clips with 50% overlap
   for (const auto& c : j.at("clips")) EXPECT_EQ(c.at("probabilities").size(), 2u);
+}
+
+// ---- files of the wrong kind ------------------------------------------------------------------
+
+std::string write_bytes(const std::string& dir, const std::string& name, const std::string& bytes) {
+  const std::string path = dir + "/" + name;
+  write_file_atomically(path, bytes);
+  return path;
+}
+
+TEST(FileKinds, AModelOfTheWrongKindIsNamedWithTheCommandThatTakesIt) {
+  const std::string dir = test::temp_dir("cli-kinds");
+  std::string junk(3000, 'x');
+  const std::string h5 = write_bytes(dir, "model_weights.h5", std::string("\x89HDF\r\n\x1a\n", 8) + junk);
+  const std::string keras_json = write_bytes(
+      dir, "model.json", R"({"class_name": "Model", "config": {"layers": []}, "keras_version": "2.2.4"})");
+  const std::string torch = write_bytes(dir, "model.pt", std::string("PK\x03\x04", 4) + "xxxxxxxxxxxxxxxxxxxxxxxxxx" +
+                                                             "archive/data.pkl" + junk);
+  const std::string pickle = write_bytes(dir, "old.pt", std::string("\x80\x02}q\x00", 5) + junk);
+  const std::string song = data_dir() + "/rock/rock.00000.wav";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {h5, "is an HDF5 file (Keras weights, such as the reference's model_weights.h5), not a GenreNet checkpoint: "
+           "convert the reference Keras model with `genrenet import-keras"},
+      {keras_json, "is a Keras model architecture (JSON, such as the reference's model.json), not a GenreNet "
+                   "checkpoint: convert"},
+      {torch, "is a PyTorch file (torch.save), not a GenreNet checkpoint: GenreNet reads its own .safetensors"},
+      {pickle, "is a Python pickle (an older torch.save file?), not a GenreNet checkpoint"},
+      {song, "is an audio file, not a GenreNet checkpoint: songs are the arguments"},
+  };
+  for (const auto& [model, message] : cases) {
+    const CommandResult r = run_genrenet({"predict", "-m", model, song});
+    EXPECT_EQ(r.exit_code, 2) << model;
+    EXPECT_EQ(r.err.rfind("genrenet predict: error: " + model + " " + message, 0), 0u) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  // import-keras with its two files swapped, and with a checkpoint for the architecture.
+  const CommandResult swapped = run_genrenet({"import-keras", h5, keras_json, "-o", dir + "/out.safetensors"});
+  EXPECT_EQ(swapped.exit_code, 2);
+  EXPECT_NE(swapped.err.find("the two files are swapped: " + h5 + " is the HDF5 weights and " + keras_json +
+                             " the model architecture"),
+            std::string::npos)
+      << swapped.err;
+  const CommandResult checkpoint =
+      run_genrenet({"import-keras", run_dir() + "/best.safetensors", h5, "--out", dir + "/out.safetensors"});
+  EXPECT_NE(checkpoint.err.find("is a safetensors file, not a Keras model architecture (model.json) (it looks like a "
+                                "GenreNet checkpoint already"),
+            std::string::npos)
+      << checkpoint.err;
+  EXPECT_FALSE(fs::exists(dir + "/out.safetensors"));
+  // A song argument that is no audio says what it is, once.
+  const CommandResult not_audio = run_genrenet({"predict", "--device", "cpu", "-m", run_dir(), keras_json});
+  EXPECT_EQ(not_audio.exit_code, 1);
+  EXPECT_EQ(not_audio.err, "genrenet predict: error: " + keras_json +
+                               ": not an audio file GenreNet can read (WAV, AU, AIFF, FLAC, Ogg Vorbis/Opus or MP3): "
+                               "it is a Keras model architecture (JSON, such as the reference's model.json)\n");
+}
+
+TEST(FileKinds, ADamagedMp3IsOneMessageWithoutTheDecodersNotes) {
+  std::string mp3 = "\xff\xfb\x90\x00";
+  for (int i = 0; i < 20000; ++i) mp3 += static_cast<char>((i * 2654435761u) >> 13);
+  const std::string path = write_bytes(test::temp_dir("cli-mp3"), "broken.mp3", mp3);
+  const CommandResult r = run_genrenet({"predict", "--device", "cpu", "-m", run_dir(), path});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "genrenet predict: error: " + path +
+                       ": not an audio file GenreNet can read (WAV, AU, AIFF, FLAC, Ogg Vorbis/Opus or MP3): the file "
+                       "looks like audio but its data is damaged or in an unsupported encoding\n");
+}
+
+// ---- the spectrogram cache ---------------------------------------------------------------------
+
+TEST(Cache, ShowsItsSizeAndClears) {
+  run_dir();  // training filled cache_dir()
+  std::uintmax_t bytes = 0, files = 0;
+  for (const auto& e : fs::directory_iterator(cache_dir()))
+    if (e.path().extension() == ".gnspec") {
+      bytes += e.file_size();
+      ++files;
+    }
+  ASSERT_EQ(files, 100u);  // one per song
+  std::ofstream(cache_dir() + "/notes.txt") << "not the cache's";
+  const CommandResult shown = run_genrenet({"cache", "--cache", cache_dir()});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  char size[32];
+  std::snprintf(size, sizeof size, "%.1f", static_cast<double>(bytes) / (bytes >= 1000000 ? 1e6 : 1e3));
+  EXPECT_NE(shown.out.find(": 100 files, " + std::string(size) + (bytes >= 1000000 ? " MB" : " KB")),
+            std::string::npos)
+      << shown.out << " (" << bytes << " bytes)";
+  const CommandResult cleared = run_genrenet({"cache", "--clear", "--cache", cache_dir()});
+  ASSERT_EQ(cleared.exit_code, 0) << cleared.err;
+  EXPECT_NE(cleared.out.find("deleted 100 files"), std::string::npos) << cleared.out;
+  EXPECT_TRUE(fs::exists(cache_dir() + "/notes.txt")) << "a file that is not the cache's was deleted";
+  EXPECT_NE(run_genrenet({"cache", "--cache", cache_dir()}).out.find(": 0 files, 0 bytes"), std::string::npos);
+  // Predicting from the run still works (the cache is only for training).
+  EXPECT_EQ(run_genrenet({"predict", "-m", run_dir(), data_dir() + "/pop/pop.00001.wav"}).exit_code, 0);
 }
 
 // ---- options ----------------------------------------------------------------------------------
