@@ -8,7 +8,7 @@
 #include "apps/args.h"
 #include "apps/command.h"
 #include "engine/error.h"
-#include "train/dataset.h"
+#include "data/dataset.h"
 
 namespace gn::app {
 namespace {

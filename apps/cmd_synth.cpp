@@ -1,10 +1,10 @@
-// `genrenet synth`: writes the synthetic GTZAN data set (train/synth.h).
+// `genrenet synth`: writes the synthetic GTZAN data set (data/synth.h).
 #include <iostream>
 
 #include "apps/args.h"
 #include "apps/command.h"
+#include "data/synth.h"
 #include "engine/error.h"
-#include "train/synth.h"
 
 namespace gn::app {
 namespace {

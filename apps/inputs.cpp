@@ -6,8 +6,8 @@
 #include <iterator>
 
 #include "engine/error.h"
-#include "train/dataset.h"
-#include "train/file_kind.h"
+#include "data/dataset.h"
+#include "data/file_kind.h"
 
 namespace gn::app {
 namespace fs = std::filesystem;

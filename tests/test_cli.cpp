@@ -16,7 +16,7 @@
 #include "engine/error.h"
 #include "engine/safetensors.h"
 #include "tests/support.h"
-#include "train/synth.h"
+#include "data/synth.h"
 
 namespace gn {
 namespace {

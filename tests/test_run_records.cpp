@@ -20,8 +20,8 @@
 #include "engine/error.h"
 #include "engine/safetensors.h"
 #include "tests/support.h"
-#include "train/checkpoint.h"
-#include "train/synth.h"
+#include "model/checkpoint.h"
+#include "data/synth.h"
 
 namespace gn {
 namespace {

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "train/dataset.h"
-#include "train/split.h"
+#include "data/dataset.h"
+#include "data/split.h"
 
 namespace gn {
 
