@@ -12,6 +12,7 @@
 
 #include "data/audio.h"
 #include "engine/error.h"
+#include "serve/openapi.h"
 #include "serve/prediction_json.h"
 #include "serve/predictor.h"
 #include "serve/server_page.h"
@@ -114,6 +115,11 @@ void Server::Impl::routes() {
                {"device", predictor.device().str()},
                {"model", std::filesystem::path(predictor.checkpoint()).filename().string()},
                {"uptime_seconds", up}});
+  });
+  const std::string openapi = openapi_json(predictor.labels(), options.max_upload_bytes);
+  http.Get("/openapi.json", [openapi](const httplib::Request&, httplib::Response& res) {
+    res.status = 200;
+    res.set_content(openapi, "application/json");
   });
   http.Get("/api/model", [this](const httplib::Request&, httplib::Response& res) {
     res.status = 200;

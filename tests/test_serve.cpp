@@ -25,6 +25,7 @@
 
 #include "data/audio.h"
 #include "engine/safetensors.h"
+#include "serve/server.h"  // links the HTTP library the client here needs
 #include "tests/support.h"
 
 namespace gn::test {
@@ -215,6 +216,28 @@ TEST_F(Serve, HealthAndModel) {
   EXPECT_TRUE(j.at("frontend").is_object());
   EXPECT_TRUE(j.at("model_config").is_object());
   EXPECT_EQ(j.at("max_upload_bytes"), 2 << 20);
+}
+
+// The API described where it is served, and linked from the page.
+TEST_F(Serve, OpenApiDocumentDescribesThisServer) {
+  auto c = server_->client();
+  auto o = c.Get("/openapi.json");
+  ASSERT_TRUE(o);
+  ASSERT_EQ(o->status, 200);
+  EXPECT_EQ(o->get_header_value("Content-Type"), "application/json");
+  const json doc = json::parse(o->body);
+  EXPECT_EQ(doc.at("openapi"), "3.0.3");
+  for (const char* path : {"/api/predict", "/api/model", "/api/health", "/openapi.json"})
+    EXPECT_TRUE(doc.at("paths").contains(path)) << path;
+  for (const char* status : {"200", "400", "413", "415", "422"})
+    EXPECT_TRUE(doc["paths"]["/api/predict"]["post"]["responses"].contains(status)) << status;
+  // Every "genre" is one of this model's labels.
+  const json labels = json::parse(c.Get("/api/model")->body).at("labels");
+  EXPECT_EQ(doc["components"]["schemas"]["Prediction"]["properties"]["genre"]["enum"], labels);
+  EXPECT_EQ(doc["components"]["schemas"]["Prediction"]["required"][0], "file");
+  auto page = c.Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_NE(page->body.find("<a href=\"/openapi.json\">"), std::string::npos) << "the footer does not link it";
 }
 
 TEST_F(Serve, PageIsSelfContained) {
