@@ -25,7 +25,6 @@
 
 #include "data/audio.h"
 #include "engine/safetensors.h"
-#include "serve/server.h"  // links the HTTP library the client here needs
 #include "tests/support.h"
 
 namespace gn::test {
