@@ -4,18 +4,36 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "apps/suggest.h"
 #include "engine/error.h"
 
 namespace gn::app {
 
+namespace {
+// The short forms people expect; each stands for its long flag where the command has that flag.
+const std::map<std::string, std::string> kShortFlags = {{"-o", "out"}, {"-m", "model"}, {"-q", "quiet"}, {"-h", "help"}};
+}  // namespace
+
 Args::Args(const std::string& command, const std::vector<std::string>& argv,
            const std::set<std::string>& value_flags, const std::set<std::string>& bool_flags)
     : command_(command) {
+  const std::string see = "; see `genrenet " + command + " --help`";
+  auto unknown = [&](const std::string& typed) {
+    std::vector<std::string> names;
+    for (const auto& f : value_flags) names.push_back("--" + f);
+    for (const auto& f : bool_flags) names.push_back("--" + f);
+    for (const auto& [short_flag, long_flag] : kShortFlags)
+      if (value_flags.count(long_flag) || bool_flags.count(long_flag)) names.push_back(short_flag);
+    const std::string guess = nearest(typed, names);
+    GN_FAIL("unknown option '", typed, "'", guess.empty() ? "" : " (did you mean " + guess + "?)", see);
+  };
   for (std::size_t i = 0; i < argv.size(); ++i) {
-    const std::string& a = argv[i];
+    std::string a = argv[i];
+    if (const auto s = kShortFlags.find(a); s != kShortFlags.end()) {
+      if (value_flags.count(s->second) || bool_flags.count(s->second)) a = "--" + s->second;
+    }
     if (a.size() < 2 || a.rfind("--", 0) != 0) {
-      GN_REQUIRE(a.empty() || a[0] != '-' || a == "-", "genrenet ", command, ": unknown option '", a,
-                 "' (see genrenet ", command, " --help)");
+      if (!a.empty() && a[0] == '-' && a != "-") unknown(a);
       positional_.push_back(a);
       continue;
     }
@@ -26,18 +44,18 @@ Args::Args(const std::string& command, const std::vector<std::string>& argv,
       name = name.substr(0, eq);
       inline_value = true;
     }
-    GN_REQUIRE(!values_.count(name), "genrenet ", command, ": --", name, " given twice");
+    GN_REQUIRE(!values_.count(name), "--", name, " given twice");
     if (bool_flags.count(name)) {
-      GN_REQUIRE(!inline_value, "genrenet ", command, ": --", name, " takes no value");
+      GN_REQUIRE(!inline_value, "--", name, " takes no value");
       values_[name] = "1";
     } else if (value_flags.count(name)) {
       if (!inline_value) {
-        GN_REQUIRE(i + 1 < argv.size(), "genrenet ", command, ": --", name, " needs a value");
+        GN_REQUIRE(i + 1 < argv.size(), "--", name, " needs a value", see);
         value = argv[++i];
       }
       values_[name] = value;
     } else {
-      GN_FAIL("genrenet ", command, ": unknown option '--", name, "' (see genrenet ", command, " --help)");
+      unknown("--" + name);
     }
   }
 }
@@ -61,10 +79,8 @@ std::int64_t Args::integer(const std::string& flag, std::int64_t fallback, std::
   char* end = nullptr;
   errno = 0;
   const long long v = std::strtoll(s.c_str(), &end, 10);
-  GN_REQUIRE(!s.empty() && end && *end == '\0' && errno == 0, "genrenet ", command_, ": --", flag,
-             " expects an integer, got '", s, "'");
-  GN_REQUIRE(v >= min && v <= max, "genrenet ", command_, ": --", flag, " must be in [", min, ", ", max,
-             "], got ", v);
+  GN_REQUIRE(!s.empty() && end && *end == '\0' && errno == 0, "--", flag, " expects an integer, got '", s, "'");
+  GN_REQUIRE(v >= min && v <= max, "--", flag, " must be in [", min, ", ", max, "], got ", v);
   return v;
 }
 
@@ -75,10 +91,9 @@ double Args::number(const std::string& flag, double fallback, double min, double
   char* end = nullptr;
   errno = 0;
   const double v = std::strtod(s.c_str(), &end);
-  GN_REQUIRE(!s.empty() && end && *end == '\0' && errno == 0 && std::isfinite(v), "genrenet ", command_,
-             ": --", flag, " expects a number, got '", s, "'");
-  GN_REQUIRE(v >= min && v <= max, "genrenet ", command_, ": --", flag, " must be in [", min, ", ", max,
-             "], got ", s);
+  GN_REQUIRE(!s.empty() && end && *end == '\0' && errno == 0 && std::isfinite(v), "--", flag,
+             " expects a number, got '", s, "'");
+  GN_REQUIRE(v >= min && v <= max, "--", flag, " must be in [", min, ", ", max, "], got ", s);
   return v;
 }
 

@@ -1,6 +1,9 @@
 // A small, strict flag parser shared by every sub-command: `--name value`, `--name=value`,
-// boolean `--flag`, and positional arguments. Unknown flags, missing values and malformed
-// numbers are errors that name the flag, so a typo never silently falls back to a default.
+// boolean `--flag`, the short forms -o (--out), -m (--model), -q (--quiet) and -h (--help) where
+// the command has the long one, and positional arguments ("-" is one: standard input). Unknown
+// flags, missing values and malformed numbers are errors that name the flag (an unknown one
+// with the nearest known one), so a typo never silently falls back to a default. The messages
+// do not name the command: main prefixes every error with it.
 #pragma once
 
 #include <cstdint>

@@ -12,6 +12,7 @@
 #include "data/dataset.h"
 #include "data/synth.h"
 #include "engine/error.h"
+#include "train/run_records.h"
 #include "train/trainer.h"
 
 namespace gn::app {
@@ -39,16 +40,18 @@ constexpr const char* kUsage =
     "  Creates the synthetic data set (10 genre-like classes, `genrenet synth`) if it is missing,\n"
     "  trains the genre classifier on it, evaluates it on held-out songs and writes report.html.\n"
     "  --data DIR             the synthetic data set (default ./data/synth; created when missing)\n"
-    "  --out RUN_DIR          the run folder (default ./runs/demo, or ./runs/demo-N when taken)\n"
+    "  -o, --out RUN_DIR      the run folder (default ./runs/demo, or ./runs/demo-N when taken)\n"
     "  --device D             auto (default), cpu, cuda or cuda:N\n"
     "  --epochs N             epochs (default 6)\n"
     "  --songs-per-genre N    songs per class when creating the data set (default 20)\n"
     "  --seconds T            song length when creating the data set (default 9)\n"
-    "  --model NAME           reference (default) or tiny (a small model for quick tests)\n"
+    "  -m, --model NAME       reference (default) or tiny (a small model for quick tests)\n"
     "  --clip-seconds X       clip length (default 3 s, 50% overlap)\n"
     "  --cache DIR            spectrogram cache folder (default: the user's cache folder)\n"
+    "  --allow-small-data     train although a genre has fewer than 5 songs (see train --help)\n"
     "  --seed S               seed (default 1)\n"
-    "  --quiet                no progress bars\n";
+    "  -q, --quiet            no progress bars\n"
+    "  -h, --help             this text\n";
 
 bool has_audio(const std::string& dir) {
   try {
@@ -61,7 +64,7 @@ bool has_audio(const std::string& dir) {
 int run_demo(const std::vector<std::string>& argv) {
   Args args("demo", argv, {"data", "out", "device", "epochs", "songs-per-genre", "seconds", "model", "seed", "cache",
                               "clip-seconds"},
-            {"quiet", "help"});
+            {"quiet", "help", "allow-small-data"});
   if (args.flag("help")) {
     std::cout << kUsage;
     return 0;
@@ -78,6 +81,8 @@ int run_demo(const std::vector<std::string>& argv) {
   o.batch = kBatch;
   o.bn_momentum = kBnMomentum;
   o.progress = !args.flag("quiet");
+  o.allow_small_data = args.flag("allow-small-data");
+  o.command_line = command_line_text("demo", argv);
   const int songs = static_cast<int>(args.integer("songs-per-genre", kSongsPerGenre, 2, 100000));
   const double seconds = args.number("seconds", kSongSeconds, 1, 600);
 

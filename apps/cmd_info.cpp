@@ -22,8 +22,10 @@ int run_version(const std::vector<std::string>& argv) {
 int run_devices(const std::vector<std::string>& argv) {
   Args args("devices", argv, {"device"}, {"help"});
   if (args.flag("help")) {
-    std::cout << "usage: genrenet devices [--device auto|cpu|cuda]\n"
-                 "  Lists the devices GenreNet can use and which one --device selects.\n";
+    std::cout << "usage: genrenet devices [--device D]\n"
+                 "  Lists the devices GenreNet can use, why CUDA is not usable when it is not, and which\n"
+                 "  one --device selects.\n"
+                 "  --device D   auto (default), cpu, cuda or cuda:N\n";
     return 0;
   }
   const CudaProbe probe = probe_cuda();
@@ -35,7 +37,7 @@ int run_devices(const std::vector<std::string>& argv) {
   }
   int ordinal = 0;
   const DeviceRequest request = parse_device_request(args.str("device", "auto"), &ordinal);
-  const Device device = select_device(request, ordinal, &std::cout);
+  const Device device = select_device(request, ordinal, nullptr);  // the reason is printed above
   std::cout << "selected: " << device.str() << "\n";
   return 0;
 }

@@ -12,6 +12,7 @@
 
 #include "apps/args.h"
 #include "apps/command.h"
+#include "apps/inputs.h"
 #include "data/audio.h"
 #include "engine/error.h"
 #include "model/metrics.h"
@@ -22,19 +23,26 @@ namespace gn::app {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: genrenet predict [--model CKPT] [--device auto|cpu|cuda] [--json] [--top K] [--clips]\n"
-    "                        [--batch N] FILE...\n"
-    "  Classifies each audio file (WAV, AU, FLAC, OGG, MP3) with the checkpoint's clip scheme and\n"
-    "  front-end. The song's genre is the argmax of the mean of its clips' probabilities.\n"
-    "  --model CKPT   checkpoint from `genrenet train`/`demo` or `genrenet import-keras`\n"
-    "                 (default: runs/demo/best.safetensors)\n"
-    "  --json         one JSON object per song and line: file, genre, probabilities, clips\n"
-    "  --top K        genres listed per song (default 3)\n"
-    "  --clips        also print every clip's prediction\n"
-    "  --batch N      clips per model batch (default 8; larger uses more memory, is not faster on the CPU)\n"
-    "  A file that cannot be read, or is too short for the model, is reported in its place and\n"
-    "  skipped; the exit status is then 1. Files are decoded while the model runs and results\n"
-    "  are printed as they come, in the order given; memory does not grow with the number of files.\n";
+    "usage: genrenet predict [-m CKPT|RUN_DIR] [--device D] [--json] [--top K] [--clips] [--batch N]\n"
+    "                        FILE|FOLDER|- ...\n"
+    "  Classifies each audio file (WAV, AU, AIFF, FLAC, OGG, Opus, MP3) with the checkpoint's clip\n"
+    "  scheme and front-end. The song's genre is the argmax of the mean of its clips' probabilities.\n"
+    "  A FOLDER is searched recursively for audio files (by extension); - reads one song from\n"
+    "  standard input (e.g. `curl -s URL | genrenet predict -`).\n"
+    "  -m, --model CKPT  checkpoint from `genrenet train`/`demo` or `genrenet import-keras`, or a run\n"
+    "                    folder (its best.safetensors) (default: runs/demo/best.safetensors)\n"
+    "  --device D        auto (default: a GPU when one answers, else the CPU), cpu, cuda or cuda:N\n"
+    "  --json            one JSON object per song and line: file, genre, probability,\n"
+    "                    majority_vote, probabilities (most probable first), clips (with --clips)\n"
+    "  --top K           genres listed per song and clip (default 3; with --json: all unless given)\n"
+    "  --clips           also give every clip's prediction\n"
+    "  --batch N         clips per model batch (default 8; larger uses more memory, is not faster\n"
+    "                    on the CPU)\n"
+    "  -h, --help        this text\n"
+    "  Results go to stdout, messages to stderr. A file that cannot be read, or is too short for the\n"
+    "  model, is reported in its place and skipped; the exit status is then 1. Files are decoded while\n"
+    "  the model runs and results are printed as they come, in the order given; memory does not grow\n"
+    "  with the number of files.\n";
 
 std::string top_list(const std::vector<float>& p, const std::vector<std::string>& labels, int top) {
   std::vector<int> order(p.size());
@@ -49,10 +57,10 @@ std::string top_list(const std::vector<float>& p, const std::vector<std::string>
   return s;
 }
 
-void print_prediction(const SongPrediction& s, const std::vector<std::string>& labels, bool json, bool clips,
-                      int top) {
+void print_prediction(const SongPrediction& s, const std::vector<std::string>& labels, bool json,
+                      const PredictionJsonOptions& json_options, bool clips, int top) {
   if (json) {
-    std::cout << prediction_json(s, labels).dump() << "\n";
+    std::cout << prediction_json(s, labels, json_options).dump() << "\n";
     return;
   }
   char line[160];
@@ -124,19 +132,34 @@ int run_predict(const std::vector<std::string>& argv) {
     std::cout << kUsage;
     return 0;
   }
-  const std::string model = args.str("model", default_model_path());
   const int top = static_cast<int>(args.integer("top", 3, 1, 1000));
   const int batch = static_cast<int>(args.integer("batch", kInferenceBatch, 1, 4096));
   const bool json = args.flag("json"), clips = args.flag("clips");
   GN_REQUIRE(!args.positional().empty(), "no audio files given\n", kUsage);
   if (!args.has("model"))
-    GN_REQUIRE(std::filesystem::exists(model), "no --model given and ", model,
+    GN_REQUIRE(std::filesystem::exists(default_model_path()), "no --model given and ", default_model_path(),
                " does not exist: train one with `genrenet demo` / `genrenet train`, or import the reference "
                "model with `genrenet import-keras`");
+  const std::string model = resolve_model_path(args.str("model", default_model_path()));
+  // Every argument is checked before a device is chosen or the model loaded.
+  const AudioInputs inputs = list_audio_inputs(args.positional());
+  int failed = static_cast<int>(inputs.errors.size());
+  auto report_error = [&](const std::string& file, const std::string& message) {
+    std::cerr << "genrenet predict: error: " << message << "\n";
+    if (json) std::cout << nlohmann::ordered_json{{"file", file}, {"error", message}}.dump() << "\n";
+  };
+  for (const auto& problem : inputs.errors) report_error(problem.argument, problem.message);
+  if (inputs.inputs.empty()) return 1;
+
   int ordinal = 0;
-  const Device device = select_device(parse_device_request(args.str("device", "auto"), &ordinal), ordinal, &std::cerr);
+  const DeviceRequest request = parse_device_request(args.str("device", "auto"), &ordinal);
+  const Device device = select_device(request, ordinal, &std::cerr);
   Predictor predictor(model, device);
   const auto& labels = predictor.labels();
+
+  PredictionJsonOptions json_options;
+  json_options.top = args.has("top") ? top : 0;
+  json_options.clips = clips;
 
   // Streaming: a decoder thread reads the files in order (in parallel with the model) into a
   // short queue; this thread takes songs from it until their clips fill a few batches,
@@ -145,10 +168,10 @@ int run_predict(const std::vector<std::string>& argv) {
   // whatever the number of files.
   SongQueue queue(kSongsAhead);
   std::thread decoder([&] {
-    for (const std::string& path : args.positional()) {
-      QueuedSong item{path, {}, {}};
+    for (const AudioInput& input : inputs.inputs) {
+      QueuedSong item{input.name, {}, {}};
       try {
-        item.audio = decode_audio(path);
+        item.audio = load_audio_input(input);
         predictor.require_long_enough(item.audio);
       } catch (const std::exception& e) {  // gn::Error, or out of memory on a huge file
         item.error = e.what();
@@ -167,7 +190,6 @@ int run_predict(const std::vector<std::string>& argv) {
     }
   } stop{queue, decoder};
 
-  int failed = 0;
   std::vector<QueuedSong> pending;  // in file order; songs and errors
   std::int64_t pending_clips = 0;
   const auto flush = [&] {
@@ -180,11 +202,10 @@ int run_predict(const std::vector<std::string>& argv) {
       if (!q.error.empty()) {
         ++failed;
         std::cout << std::flush;  // keep stdout and stderr in file order on a terminal
-        std::cerr << "genrenet predict: error: " << q.error << "\n";
-        if (json) std::cout << nlohmann::json{{"file", q.path}, {"error", q.error}}.dump() << "\n";
+        report_error(q.path, q.error);
         continue;
       }
-      print_prediction(predictions.at(next++), labels, json, clips, top);
+      print_prediction(predictions.at(next++), labels, json, json_options, clips, top);
     }
     std::cout << std::flush;
     pending.clear();

@@ -11,6 +11,7 @@
 
 #include "apps/args.h"
 #include "apps/command.h"
+#include "apps/inputs.h"
 #include "engine/error.h"
 #include "serve/predictor.h"
 #include "serve/server.h"
@@ -25,18 +26,22 @@ extern "C" void on_stop_signal(int sig) {
 }
 
 constexpr const char* kUsage =
-    "usage: genrenet serve [--model CKPT] [--host 127.0.0.1] [--port 8080] [--device auto|cpu|cuda]\n"
-    "                      [--threads N] [--max-upload-mb 50] [--max-song-seconds 600] [--quiet]\n"
+    "usage: genrenet serve [-m CKPT|RUN_DIR] [--host 127.0.0.1] [--port 8080] [--device D]\n"
+    "                      [--threads N] [--max-upload-mb 50] [--max-song-seconds 600] [-q]\n"
     "  Serves a page at http://HOST:PORT/ where a song can be uploaded, played and classified, and\n"
     "  a JSON API: POST /api/predict (multipart field \"file\", or the raw audio as the body),\n"
-    "  GET /api/health, GET /api/model. The checkpoint is loaded once.\n"
+    "  GET /api/health, GET /api/model, described by GET /openapi.json. The checkpoint is loaded once.\n"
+    "  -m, --model CKPT  checkpoint or run folder (its best.safetensors) (default:\n"
+    "                    runs/demo/best.safetensors)\n"
     "  --host H          address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 = all)\n"
     "  --port P          port (default 8080; 0 = any free port, printed at start)\n"
+    "  --device D        auto (default: a GPU when one answers, else the CPU), cpu, cuda or cuda:N\n"
     "  --threads N       worker threads reading and decoding requests (default 4); one model\n"
     "                    thread runs the songs waiting together (their clips share batches)\n"
     "  --max-upload-mb M largest accepted upload (default 50)\n"
     "  --max-song-seconds S  longest accepted song, checked before decoding (default 600)\n"
-    "  --quiet           no per-request log lines on stderr\n"
+    "  -q, --quiet       no per-request log lines on stderr\n"
+    "  -h, --help        this text\n"
     "  SIGINT / SIGTERM stop the server after the requests in flight are answered.\n";
 
 int run_serve(const std::vector<std::string>& argv) {
@@ -48,7 +53,7 @@ int run_serve(const std::vector<std::string>& argv) {
   }
   GN_REQUIRE(args.positional().empty(), "serve takes no positional arguments (got '", args.positional()[0], "')\n",
              kUsage);
-  const std::string model = args.str("model", default_model_path());
+  const std::string model = resolve_model_path(args.str("model", default_model_path()));
   if (!args.has("model"))
     GN_REQUIRE(std::filesystem::exists(model), "no --model given and ", model,
                " does not exist: train one with `genrenet demo` / `genrenet train`, or import the reference "

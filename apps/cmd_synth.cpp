@@ -4,6 +4,7 @@
 #include "apps/args.h"
 #include "apps/command.h"
 #include "data/synth.h"
+#include "engine/error.h"
 
 namespace gn::app {
 namespace {
@@ -11,21 +12,21 @@ namespace {
 int run_synth(const std::vector<std::string>& argv) {
   Args args("synth", argv, {"out", "songs-per-genre", "seed", "seconds"}, {"help", "quiet"});
   if (args.flag("help")) {
-    std::cout << "usage: genrenet synth --out DIR [--songs-per-genre N] [--seed S] [--seconds T] [--quiet]\n"
+    std::cout << "usage: genrenet synth -o DIR [--songs-per-genre N] [--seed S] [--seconds T] [-q]\n"
                  "  Writes a GTZAN-layout folder DIR/<genre>/<genre>.NNNNN.wav of 22050 Hz 16-bit mono songs in\n"
                  "  10 genre-like classes (blues classical country disco hiphop jazz metal pop reggae rock).\n"
                  "  Deterministic: the same seed gives the same bytes.\n"
                  "  --songs-per-genre N  songs per class (default 10)\n"
                  "  --seed S             random seed (default 1)\n"
-                 "  --seconds T          song length in seconds (default 30; 1..600)\n";
+                 "  -o, --out DIR        the folder to write (required)\n"
+                 "  --seconds T          song length in seconds (default 30; 1..600)\n"
+                 "  -q, --quiet          no progress bar\n"
+                 "  -h, --help           this text\n";
     return 0;
   }
   SynthOptions o;
   const auto out = args.opt("out");
-  if (!out) {
-    std::cerr << "genrenet synth: --out DIR is required (see genrenet synth --help)\n";
-    return 2;
-  }
+  GN_REQUIRE(out && !out->empty(), "--out DIR is required; see `genrenet synth --help`");
   o.out_dir = *out;
   o.songs_per_genre = static_cast<int>(args.integer("songs-per-genre", 10, 1, 100000));
   o.seed = static_cast<std::uint64_t>(args.integer("seed", 1, 0, INT64_MAX));

@@ -5,6 +5,7 @@
 #include "apps/args.h"
 #include "apps/command.h"
 #include "engine/error.h"
+#include "train/run_records.h"
 #include "train/trainer.h"
 
 namespace gn::app {
@@ -28,13 +29,17 @@ constexpr const char* kUsage =
     "  --lr X                Adam learning rate (default 0.005)\n"
     "  --device D            auto (default), cpu, cuda or cuda:N\n"
     "  --seed S              seed of the split, initialisation, shuffling and dropout (default 1)\n"
-    "  --out RUN_DIR         where the run is written (default ./run); must not hold a run\n"
+    "  -o, --out RUN_DIR     where the run is written (default ./run); must not hold a run\n"
     "  --resume              continue the run in RUN_DIR after its last finished epoch\n"
-    "  --model NAME          reference (default) or tiny (a small model for quick tests)\n"
+    "  -m, --model NAME      reference (default) or tiny (a small model for quick tests)\n"
     "  --clip-seconds X      clip length with 50% overlap (default: the front-end's own scheme)\n"
     "  --bn-momentum X       BatchNorm moving-average momentum (default: Keras's 0.99)\n"
     "  --cache DIR           spectrogram cache folder (default: the user's cache folder)\n"
-    "  --quiet               no progress bars\n"
+    "  --allow-small-data    train although a genre has too few songs for the split to give it a\n"
+    "                        validation and a test song (at least 5 at 10%/10%), or looks like a\n"
+    "                        stray folder (a quarter of the others' songs or fewer)\n"
+    "  -q, --quiet           no progress bars\n"
+    "  -h, --help            this text\n"
     "  Data-parallel: mpirun -np N genrenet train ... trains one model on N ranks (each computes\n"
     "  its shard of every batch; --batch and --lr mean the same as on one process; rank 0 writes).\n"
     "  --collective-timeout S  end the job when a rank waits S seconds for the others (default 300;\n"
@@ -46,7 +51,7 @@ int run_train(const std::vector<std::string>& argv) {
   Args args("train", argv,
             {"data", "frontend", "split", "epochs", "batch", "lr", "device", "seed", "out", "model", "clip-seconds",
              "cache", "bn-momentum", "collective-timeout", "simulate-ranks"},
-            {"resume", "quiet", "help"});
+            {"resume", "quiet", "help", "allow-small-data"});
   if (args.flag("help")) {
     std::cout << kUsage;
     return 0;
@@ -69,6 +74,8 @@ int run_train(const std::vector<std::string>& argv) {
   o.cache_dir = args.str("cache", "");
   o.bn_momentum = args.number("bn-momentum", 0, 0, 0.999999);
   o.progress = !args.flag("quiet");
+  o.allow_small_data = args.flag("allow-small-data");
+  o.command_line = command_line_text("train", argv);
   o.collective_timeout = args.number("collective-timeout", o.collective_timeout, 0, 1e9);
   o.simulate_ranks = static_cast<int>(args.integer("simulate-ranks", 1, 1, 4096));
   const TrainResult r = run_training(o, std::cout);

@@ -6,9 +6,11 @@
 #include <iostream>
 
 #include "apps/command.h"
+#include "apps/suggest.h"
 #include "engine/error.h"
 #include "engine/passive_openmp_wait.h"  // idle OpenMP workers sleep (set before main)
 #include "engine/threads.h"
+#include "engine/version.h"
 
 namespace {
 void print_help() {
@@ -16,16 +18,24 @@ void print_help() {
   auto table = gn::app::command_table();
   std::sort(table.begin(), table.end(), [](auto& a, auto& b) { return a.name < b.name; });
   for (const auto& c : table) std::printf("  %-14s %s\n", c.name.c_str(), c.summary.c_str());
-  std::cout << "\n`genrenet <command> --help` describes a command's options.\n";
+  std::cout << "\n`genrenet <command> --help` (or -h) describes a command's options;\n"
+               "`genrenet --version` prints the version.\n";
 }
 }  // namespace
 
 int main(int argc, char** argv) {
   gn::prefer_single_threaded_blas();  // one thread pool (OpenMP), not two
+  // Results (stdout) and status (stderr) interleave in `> log 2>&1` in the order they happen:
+  // stdout is flushed at every line, not held back until 4 KiB have gathered.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   if (argc < 2 || std::string(argv[1]) == "help" || std::string(argv[1]) == "--help" ||
       std::string(argv[1]) == "-h") {
     print_help();
     return argc < 2 ? 2 : 0;
+  }
+  if (std::string(argv[1]) == "--version" || std::string(argv[1]) == "-V") {
+    std::cout << "genrenet " << gn::version_string() << " (" << gn::build_description() << ")\n";
+    return 0;
   }
   const std::string name = argv[1];
   const std::vector<std::string> args(argv + 2, argv + argc);
@@ -33,6 +43,9 @@ int main(int argc, char** argv) {
     if (c.name != name) continue;
     try {
       return c.run(args);
+    } catch (const gn::Interrupted& e) {
+      std::cerr << "\ngenrenet " << name << ": " << e.what() << "\n";
+      return 130;
     } catch (const gn::Error& e) {
       std::cerr << "genrenet " << name << ": error: " << e.what() << "\n";
       return 2;
@@ -44,6 +57,10 @@ int main(int argc, char** argv) {
       return 3;
     }
   }
-  std::cerr << "genrenet: unknown command '" << name << "' (run `genrenet help`)\n";
+  std::vector<std::string> names;
+  for (const auto& c : gn::app::command_table()) names.push_back(c.name);
+  const std::string guess = gn::app::nearest(name, names);
+  std::cerr << "genrenet: unknown command '" << name << "'"
+            << (guess.empty() ? "" : " (did you mean '" + guess + "'?)") << "; see `genrenet help`\n";
   return 2;
 }

@@ -23,6 +23,8 @@
 #include <memory>
 
 #include "engine/error.h"
+#include "data/decoder_noise.h"
+#include "data/file_kind.h"
 
 namespace gn {
 namespace {
@@ -113,9 +115,17 @@ void reject_truncated(SNDFILE* file, const std::string& source) {
   }
 }
 
-std::string open_error(const std::string& source) {
-  const char* why = sf_strerror(nullptr);
-  return source + ": not an audio file GenreNet can read (" + (why ? why : "unknown format") + ")";
+// One message for every file the decoder refuses, in the project's words: libsndfile's own
+// ("File does not exist or is not a regular file (possibly a pipe?)" for a damaged MP3,
+// "Format not recognised." for the same bytes uploaded) says nothing useful. `head` is the
+// start of the bytes, to name what they are when that is recognisable.
+std::string open_error(const std::string& source, const std::string& head) {
+  const FileKind kind = sniff_file_kind(head);
+  std::string what = kind == FileKind::Audio
+                         ? "the file looks like audio but its data is damaged or in an unsupported encoding"
+                     : kind == FileKind::Unknown ? "its bytes are none of these formats"
+                                                 : "it is " + describe_file_kind(kind);
+  return source + ": not an audio file GenreNet can read (WAV, AU, AIFF, FLAC, Ogg Vorbis/Opus or MP3): " + what;
 }
 
 }  // namespace
@@ -161,9 +171,10 @@ Audio decode_audio(const std::string& path) {
     GN_FAIL(path, ": cannot open (", std::strerror(errno), ")");
   GN_REQUIRE(S_ISREG(st.st_mode), path, ": not a regular file");
   GN_REQUIRE(st.st_size > 0, path, ": empty file (0 bytes)");
+  const DecoderNoiseFilter quiet;  // libmpg123's notes stay off stderr (data/decoder_noise.h)
   SF_INFO info{};
   SndFilePtr file(sf_open(path.c_str(), SFM_READ, &info));
-  if (!file) GN_FAIL(open_error(path));
+  if (!file) GN_FAIL(open_error(path, read_file_head(path)));
   reject_truncated(file.get(), path);
   return read_all(file.get(), info, path);
 }
@@ -178,18 +189,20 @@ struct OpenedMemoryFile {
   OpenedMemoryFile(const std::string& bytes, const std::string& name) : mem{&bytes, 0} {
     GN_REQUIRE(!bytes.empty(), name, ": empty file (0 bytes)");
     file.reset(sf_open_virtual(&io, SFM_READ, &info, &mem));
-    if (!file) GN_FAIL(open_error(name));
+    if (!file) GN_FAIL(open_error(name, bytes.substr(0, 4096)));
   }
 };
 }  // namespace
 
 Audio decode_audio_memory(const std::string& bytes, const std::string& name) {
+  const DecoderNoiseFilter quiet;
   OpenedMemoryFile f(bytes, name);
   reject_truncated(f.file.get(), name);
   return read_all(f.file.get(), f.info, name);
 }
 
 double audio_memory_seconds(const std::string& bytes, const std::string& name) {
+  const DecoderNoiseFilter quiet;
   OpenedMemoryFile f(bytes, name);
   const SF_INFO& info = f.info;
   GN_REQUIRE(info.samplerate >= 1000 && info.samplerate <= 768000, name, ": bad sample rate ",

@@ -76,13 +76,14 @@ DatasetScan scan_dataset(const std::string& root, const std::vector<std::string>
   return scan;
 }
 
-namespace {
 std::string default_cache_dir() {
   if (const char* d = std::getenv("GENRENET_CACHE_DIR"); d && *d) return d;
   if (const char* d = std::getenv("XDG_CACHE_HOME"); d && *d) return (fs::path(d) / "genrenet").string();
   if (const char* d = std::getenv("HOME"); d && *d) return (fs::path(d) / ".cache" / "genrenet").string();
   return ".genrenet-cache";
 }
+
+namespace {
 
 // Computes one song's spectrograms (N, frames, bins) on ctx's device, batch by batch, into host memory.
 std::vector<float> song_spectrograms(Context& ctx, const Tensor& clips, const FrontendConfig& frontend,

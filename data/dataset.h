@@ -44,6 +44,10 @@ bool is_audio_file_name(const std::string& name);
 // other sub-folders are ignored. Throws gn::Error when root is missing or holds no audio.
 DatasetScan scan_dataset(const std::string& root, const std::vector<std::string>& labels = {});
 
+// The spectrogram cache's folder when none is given: $GENRENET_CACHE_DIR, else
+// $XDG_CACHE_HOME/genrenet, else ~/.cache/genrenet.
+std::string default_cache_dir();
+
 struct DatasetOptions {
   // "" = $GENRENET_CACHE_DIR, else $XDG_CACHE_HOME/genrenet, else ~/.cache/genrenet, else
   // ./.genrenet-cache (never the data-set folder: it may be read-only).

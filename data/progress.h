@@ -1,6 +1,8 @@
 // A terminal progress bar with rate and ETA, for every long loop (scanning, caching,
-// training epochs). On a terminal it redraws one line; otherwise (logs, CI, pipes) it prints
-// a plain line at most every few seconds and once at the end, so logs stay readable.
+// training epochs). On a terminal it redraws one line that fits the terminal's width (read at
+// every redraw, so resizing works; as tqdm does): the bar shrinks first, then the extra text is
+// cut, so a line never wraps and leaves copies behind. Otherwise (logs, CI, pipes) it prints a
+// plain line at most every few seconds and once at the end, so logs stay readable.
 #pragma once
 
 #include <chrono>
@@ -31,6 +33,14 @@ class ProgressBar {
   bool tty_, finished_ = false;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
+
+// The line drawn for a state, at most `width` - 1 characters (the last column is left free:
+// some terminals wrap when it is written). Exposed for tests.
+std::string progress_line(const std::string& label, std::int64_t done, std::int64_t total, const std::string& rate,
+                          const std::string& time, const std::string& extra, int width);
+
+// Columns of the terminal behind `out` (TIOCGWINSZ), else $COLUMNS, else 80.
+int terminal_width(std::FILE* out);
 
 // "1:05" / "1:02:03" from seconds.
 std::string format_duration(double seconds);

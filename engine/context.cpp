@@ -51,7 +51,9 @@ Device choose_device(DeviceRequest request, int ordinal, const CudaProbe& probe,
   if (request == DeviceRequest::CPU) return Device::cpu();
   if (request == DeviceRequest::CUDA) GN_REQUIRE(probe.count > 0, "--device cuda was requested but ", probe.reason);
   if (probe.count == 0) {
-    if (log) *log << "genrenet: using the CPU (" << probe.reason << ")\n";
+    // One plain line: the driver's own words ("CUDA driver version is insufficient...") mean
+    // nothing to most users; `genrenet devices` prints them for those who need them.
+    if (log) *log << "genrenet: no GPU found: using the CPU (`genrenet devices` gives the details)\n";
     return Device::cpu();
   }
   if (ordinal >= 0) {

@@ -13,6 +13,7 @@
 #include "data/audio.h"
 #include "engine/error.h"
 #include "serve/prediction_batcher.h"
+#include "serve/openapi.h"
 #include "serve/prediction_json.h"
 #include "serve/predictor.h"
 #include "serve/server_page.h"
@@ -20,12 +21,15 @@
 namespace gn {
 namespace {
 
-// Invalid UTF-8 (a file name from a request, say) is replaced, not thrown on.
-std::string dump(const nlohmann::json& j) {
+// Invalid UTF-8 (a file name from a request, say) is replaced, not thrown on. Ordered JSON
+// (a prediction: the answer first) keeps its key order.
+template <class Json = nlohmann::json>
+std::string dump(const Json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
+template <class Json = nlohmann::json>
+void send_json(httplib::Response& res, int status, const Json& body) {
   res.status = status;
   res.set_content(dump(body) + "\n", "application/json");
 }
@@ -112,6 +116,11 @@ void Server::Impl::routes() {
                {"device", predictor.device().str()},
                {"model", std::filesystem::path(predictor.checkpoint()).filename().string()},
                {"uptime_seconds", up}});
+  });
+  const std::string openapi = openapi_json(predictor.labels(), options.max_upload_bytes);
+  http.Get("/openapi.json", [openapi](const httplib::Request&, httplib::Response& res) {
+    res.status = 200;
+    res.set_content(openapi, "application/json");
   });
   http.Get("/api/model", [this](const httplib::Request&, httplib::Response& res) {
     res.status = 200;

@@ -124,7 +124,7 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const ChildOpti
   if (pid_ < 0) throw Error("fork failed");
   if (pid_ == 0) {
     setpgid(0, 0);
-    const int in_fd = open("/dev/null", O_RDONLY);
+    const int in_fd = open(options.in_path.empty() ? "/dev/null" : options.in_path.c_str(), O_RDONLY);
     const int out_fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const int err_fd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(in_fd, 0);
@@ -182,11 +182,12 @@ int run_shell(const std::string& command) {
 }
 
 CommandResult run_genrenet(const std::vector<std::string>& args, int timeout_seconds,
-                           const std::string& working_dir) {
+                           const std::string& working_dir, const std::string& stdin_path) {
   const std::string dir = temp_dir("cmd");
   ChildOptions options;
   options.out_path = dir + "/stdout";
   options.err_path = dir + "/stderr";
+  options.in_path = stdin_path;
   options.working_dir = working_dir;
   options.timeout_seconds = timeout_seconds;  // SIGALRM ends a hung child
   std::vector<std::string> argv = {GENRENET_BINARY};

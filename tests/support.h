@@ -72,6 +72,7 @@ void expect_close(const Tensor& actual, const Tensor& expected, double tol, cons
 // it runs in `working_dir` ("" = ours), in its own process group, and SIGALRM ends it after
 // `timeout_seconds` (0 = never) whatever the test does.
 struct ChildOptions {
+  std::string in_path;  // standard input ("" = /dev/null)
   std::string out_path, err_path;
   std::string working_dir;
   int timeout_seconds = 0;
@@ -116,9 +117,10 @@ struct CommandResult {
   std::string err;  // stderr
   long max_rss_kb = 0;  // the child's peak resident memory (getrusage's ru_maxrss)
 };
-// Runs `genrenet <args>` (the real binary) with a timeout; stdin is /dev/null.
+// Runs `genrenet <args>` (the real binary) with a timeout; stdin is /dev/null, or the file
+// `stdin_path` when given.
 CommandResult run_genrenet(const std::vector<std::string>& args, int timeout_seconds = 600,
-                           const std::string& working_dir = "");
+                           const std::string& working_dir = "", const std::string& stdin_path = "");
 
 // The reference Keras model of ../shared imported once per test binary with the real binary
 // (`genrenet import-keras`); throws when the import fails. Call after GN_REQUIRE_SHARED().

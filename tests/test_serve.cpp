@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "data/audio.h"
+#include "engine/safetensors.h"
 #include "tests/support.h"
 
 namespace gn::test {
@@ -205,6 +206,28 @@ TEST_F(Serve, HealthAndModel) {
   EXPECT_EQ(j.at("max_upload_bytes"), 2 << 20);
 }
 
+// The API described where it is served, and linked from the page.
+TEST_F(Serve, OpenApiDocumentDescribesThisServer) {
+  auto c = server_->client();
+  auto o = c.Get("/openapi.json");
+  ASSERT_TRUE(o);
+  ASSERT_EQ(o->status, 200);
+  EXPECT_EQ(o->get_header_value("Content-Type"), "application/json");
+  const json doc = json::parse(o->body);
+  EXPECT_EQ(doc.at("openapi"), "3.0.3");
+  for (const char* path : {"/api/predict", "/api/model", "/api/health", "/openapi.json"})
+    EXPECT_TRUE(doc.at("paths").contains(path)) << path;
+  for (const char* status : {"200", "400", "413", "415", "422"})
+    EXPECT_TRUE(doc["paths"]["/api/predict"]["post"]["responses"].contains(status)) << status;
+  // Every "genre" is one of this model's labels.
+  const json labels = json::parse(c.Get("/api/model")->body).at("labels");
+  EXPECT_EQ(doc["components"]["schemas"]["Prediction"]["properties"]["genre"]["enum"], labels);
+  EXPECT_EQ(doc["components"]["schemas"]["Prediction"]["required"][0], "file");
+  auto page = c.Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_NE(page->body.find("<a href=\"/openapi.json\">"), std::string::npos) << "the footer does not link it";
+}
+
 TEST_F(Serve, PageIsSelfContained) {
   auto r = server_->client().Get("/");
   ASSERT_TRUE(r);
@@ -226,7 +249,7 @@ TEST_F(Serve, PageIsSelfContained) {
 // file name, which is the upload's name and not a path), and the file's genre.
 TEST_F(Serve, PredictsARealSongLikePredictJson) {
   const std::string path = song_path("disco.00003.wav");
-  const CommandResult cli = run_genrenet({"predict", "--device", "cpu", "--json", "--model", reference_model(), path},
+  const CommandResult cli = run_genrenet({"predict", "--device", "cpu", "--json", "--clips", "--model", reference_model(), path},
                                           300 * kSlowdown);
   ASSERT_EQ(cli.exit_code, 0) << cli.err;
   json expected = json::parse(cli.out);
@@ -290,6 +313,33 @@ TEST_F(Serve, BadUploadsAreJsonErrors) {
   auto h = c.Get("/api/health");
   ASSERT_TRUE(h);
   EXPECT_EQ(h->status, 200);
+}
+
+// A damaged MP3 gets one message in GenreNet's words, the same from predict and from serve,
+// and libmpg123's own notes ("Note: Illegal Audio-MPEG-Header ...") stay off stderr.
+TEST_F(Serve, AnUnreadableMp3IsOneMessageEverywhere) {
+  std::string mp3 = "\xff\xfb\x90\x00";
+  for (int i = 0; i < 20000; ++i) mp3 += static_cast<char>((i * 2654435761u) >> 13);
+  const std::string path = test::temp_dir("serve-mp3") + "/broken.mp3";
+  write_file_atomically(path, mp3);
+  const CommandResult cli = run_genrenet({"predict", "--device", "cpu", "-m", reference_model(), path});
+  EXPECT_EQ(cli.exit_code, 1);
+  const std::string said = path + ": not an audio file GenreNet can read";
+  EXPECT_EQ(cli.err.rfind("genrenet predict: error: " + said, 0), 0u) << cli.err;
+  EXPECT_EQ(std::count(cli.err.begin(), cli.err.end(), '\n'), 1) << "more than the one message:\n" << cli.err;
+
+  const std::size_t before = server_->stderr_text().size();
+  auto c = server_->client();
+  const auto r = c.Post("/api/predict?name=broken.mp3", mp3, "audio/mpeg");
+  expect_json_error(r, 415, "damaged MP3");
+  ASSERT_TRUE(r);
+  const std::string message = json::parse(r->body).at("error");
+  // The CLI's line is "genrenet predict: error: <path><rest>\n"; serve names the upload instead.
+  const std::size_t rest_at = std::string("genrenet predict: error: ").size() + path.size();
+  ASSERT_GT(cli.err.size(), rest_at);
+  const std::string rest = cli.err.substr(rest_at, cli.err.size() - rest_at - 1);
+  EXPECT_EQ(message, "broken.mp3" + rest) << "serve and predict word it differently";
+  EXPECT_EQ(server_->stderr_text().find("Note: ", before), std::string::npos) << server_->stderr_text();
 }
 
 TEST_F(Serve, TraversalNamesAreNeverPaths) {

@@ -152,7 +152,7 @@ TEST(Train, SplitListsChooseTheSongs) {
   const test::CommandResult r = test::run_genrenet(
       tiny_run(root + "/run", 1, {"--split", root + "/train.txt," + root + "/val.txt," + root + "/test.txt"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("400 training clips, 50 validation, 50 test"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("clips: 400 training, 50 validation, 50 test"), std::string::npos) << r.out;
   EXPECT_EQ(nlohmann::json::parse(slurp(root + "/run/test_results.json")).at("songs"), 10);
 }
 

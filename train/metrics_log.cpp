@@ -1,5 +1,6 @@
 #include "train/metrics_log.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -12,12 +13,13 @@
 namespace gn {
 namespace {
 
-// Shortest text that reads back to the same double ("%.17g"), empty for NaN.
+// The shortest text that reads back to the same double (std::to_chars: 0.005, not %.17g's
+// 0.0050000000000000001), empty for NaN.
 std::string number_text(double v) {
   if (std::isnan(v)) return "";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
 }
 
 nlohmann::json number_json(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }

@@ -281,6 +281,16 @@ table.settings th { text-align: left; color: #44556a; font-weight: 500; white-sp
 table.epochs td, table.epochs th { padding: 3px 10px; font-size: 13px; }
 details summary { cursor: pointer; color: #2f5f98; margin-top: 8px; }
 .muted { color: #7a8896; }
+/* Phones: the page never scrolls sideways. Charts and matrices shrink to the width; the wide
+   tables scroll inside their own box; long settings (paths, the command line) wrap. */
+svg.chart, svg.matrix { max-width: 100%; height: auto; }
+.scroll { max-width: 100%; overflow-x: auto; }
+@media (max-width: 640px) {
+  header { padding: 16px 16px 12px; }
+  main { padding: 12px 8px 24px; }
+  section { padding: 14px 12px; }
+  table.settings th { white-space: normal; }
+}
 )";
 
 }  // namespace
@@ -328,9 +338,21 @@ std::string render_report_html(const ReportData& d) {
   } else {
     o << "<div class=\"row\">" << line_chart("Loss (categorical cross-entropy)", "loss", x, {tl, vl}, false, d.best_epoch)
       << line_chart("Accuracy (clip level)", "accuracy", x, {ta, va}, true, d.best_epoch) << "</div>";
-    o << "<details><summary>Per-epoch numbers</summary><table class=\"epochs\"><thead><tr><th>epoch</th>"
-         "<th>train loss</th><th>train acc</th><th>val loss</th><th>val acc</th><th>lr</th><th>seconds</th>"
-         "<th>clips/s</th></tr></thead><tbody>";
+    // An accuracy means little without what it rests on: the clips (and songs) of each side.
+    auto basis = [](std::int64_t clips, std::int64_t songs) {
+      if (clips <= 0) return std::string();
+      return std::to_string(clips) + " clips" + (songs > 0 ? " of " + std::to_string(songs) + " songs" : "");
+    };
+    const std::string train_basis = basis(d.train_clips, d.train_songs), val_basis = basis(d.val_clips, d.val_songs);
+    if (!train_basis.empty())
+      o << "<p class=\"muted\">Training accuracy over " << train_basis << "; validation accuracy over "
+        << (val_basis.empty() ? "no clips (no validation split)" : val_basis) << ".</p>";
+    o << "<details><summary>Per-epoch numbers</summary><div class=\"scroll\"><table class=\"epochs\"><thead><tr><th>epoch</th>"
+         "<th>train loss</th><th>train acc"
+      << (d.train_clips > 0 ? " (" + std::to_string(d.train_clips) + " clips)" : "")
+      << "</th><th>val loss</th><th>val acc"
+      << (d.val_clips > 0 ? " (" + std::to_string(d.val_clips) + " clips)" : "")
+      << "</th><th>lr</th><th>seconds</th><th>clips/s</th></tr></thead><tbody>";
     auto num = [](double v, const char* f) { return std::isfinite(v) ? fmt(f, v) : std::string("\u2013"); };
     for (const EpochMetrics& e : d.epochs)
       o << "<tr" << (e.epoch == d.best_epoch ? " class=\"macro\"" : "") << "><td>" << e.epoch << "</td><td>"
@@ -338,7 +360,7 @@ std::string render_report_html(const ReportData& d) {
         << num(e.val_loss, "%.4f") << "</td><td>" << num(100 * e.val_accuracy, "%.1f%%") << "</td><td>"
         << num(e.lr, "%.3g") << "</td><td>" << num(e.seconds, "%.1f") << "</td><td>"
         << num(e.clips_per_second, "%.1f") << "</td></tr>";
-    o << "</tbody></table></details>";
+    o << "</tbody></table></div></details>";
   }
   o << "</section>\n";
 
@@ -349,8 +371,8 @@ std::string render_report_html(const ReportData& d) {
       << confusion_svg("Clips", r.clip_confusion, r.labels)
       << "</div><p class=\"muted\">Rows are the true genre, columns the prediction; the colour is the "
          "share of the row.</p></section>\n";
-    o << "<section id=\"scores\"><h2>Per-genre precision, recall and F1 (test set)</h2>" << scores_table(r)
-      << "</section>\n";
+    o << "<section id=\"scores\"><h2>Per-genre precision, recall and F1 (test set)</h2><div class=\"scroll\">"
+      << scores_table(r) << "</div></section>\n";
   }
 
   o << "<section id=\"settings\"><h2>Settings</h2><table class=\"settings\"><tbody>";

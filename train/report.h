@@ -6,6 +6,7 @@
 // settings hold paths) is HTML-escaped.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -22,6 +23,8 @@ struct ReportData {
   std::vector<EpochMetrics> epochs;
   int best_epoch = 0;                // epoch of best.safetensors (lowest val loss); 0 = none
   std::optional<TestResults> test;  // absent when there was no test split
+  // What the training and validation accuracies rest on (shown next to them; 0 = not known).
+  std::int64_t train_clips = 0, val_clips = 0, train_songs = 0, val_songs = 0;
 };
 
 // The page as a string / written atomically to `path` (engine/safetensors.h).

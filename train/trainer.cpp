@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include <sstream>
 
 #include "data/clips.h"
+#include "data/data_check.h"
 #include "data/dataset.h"
 #include "data/progress.h"
 #include "data/split.h"
@@ -19,6 +21,7 @@
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "engine/safetensors.h"
+#include "engine/version.h"
 #include "kernels/philox.h"
 #include "layers/frontend.h"
 #include "layers/model_config.h"
@@ -29,6 +32,7 @@
 #include "train/adam.h"
 #include "train/distributed.h"
 #include "train/report.h"
+#include "train/run_records.h"
 #include "train/step_metrics.h"
 
 namespace gn {
@@ -67,6 +71,7 @@ struct Prepared {
   int best_epoch = 0;
   std::vector<EpochMetrics> history;
   DatasetScan scan;
+  std::string fingerprint;  // of the data set (train/run_records.h)
 };
 
 SplitConfig parse_split(const std::string& text, std::uint64_t seed) {
@@ -140,7 +145,6 @@ Prepared prepare(const TrainOptions& o, std::ostream& log, const Communicator& c
     GN_REQUIRE(p.resume_from->has_optimizer_state(), "--resume: ", last.string(),
                " has no optimiser state (it is not a training checkpoint)");
   }
-  p.device = choose_device(request, ordinal, probe_cuda(), {comm.local_rank(), comm.local_size()}, &log);
 
   // Labels: the genre folders, at least two.
   p.scan = scan_dataset(o.data_dir);
@@ -148,6 +152,21 @@ Prepared prepare(const TrainOptions& o, std::ostream& log, const Communicator& c
   GN_REQUIRE(scan.labels.size() >= 2, "data set ", o.data_dir, ": found only one genre ('", scan.labels[0],
              "'); training a classifier needs at least two genre folders");
   p.labels = scan.labels;
+  p.fingerprint = data_set_fingerprint(scan);
+  // What was found, and whether it can give a meaningful result, before anything is written.
+  log << "data set " << o.data_dir << ":\n" << class_counts_text(scan);
+  const std::vector<std::string> problems = data_set_problems(scan, p.split);
+  if (!problems.empty() && !o.allow_small_data) {
+    std::string message = "data set " + o.data_dir + " cannot score every genre:";
+    for (const std::string& problem : problems) message += "\n  " + problem;
+    GN_FAIL(message, "\nAdd songs or fix the folder; --allow-small-data trains anyway (those genres then have no ",
+            "validation or test score).");
+  }
+  if (comm.is_root())
+    for (const std::string& problem : problems) std::cerr << "warning: " << problem << "\n";
+  // The device once the inputs are known to be usable; the note about it is status (stderr).
+  p.device = choose_device(request, ordinal, probe_cuda(), {comm.local_rank(), comm.local_size()},
+                           comm.is_root() ? &std::cerr : nullptr);
 
   p.frontend = o.frontend == "seed" ? FrontendConfig::seed() : FrontendConfig::logstft();
   p.config = o.model == "tiny" ? ModelConfig::tiny() : ModelConfig{};
@@ -183,6 +202,21 @@ Prepared prepare(const TrainOptions& o, std::ostream& log, const Communicator& c
       GN_REQUIRE(have.contains(key) && have.at(key) == value, "--resume: ", last, " was trained with ", key, " ",
                  have.contains(key) ? have.at(key).dump() : "(unset)", ", not ", value.dump(),
                  "; resume with the same settings");
+    // The same songs and labels: resuming on another data set would carry on training on it
+    // under the old run's name (and its old test results).
+    if (training.contains("data_set") && training.at("data_set").is_object()) {
+      const nlohmann::json& had = training.at("data_set");
+      GN_REQUIRE(had.value("fingerprint", "") == p.fingerprint, "--resume: ", o.out_dir,
+                 " was trained on another data set (", had.value("songs", 0), " songs in ", had.value("genres", 0),
+                 " genres, fingerprint ", had.value("fingerprint", "?"), ") than --data ", o.data_dir, " holds (",
+                 scan.songs.size(), " songs in ", scan.labels.size(), " genres, fingerprint ", p.fingerprint,
+                 "); resume with the run's own data set",
+                 training.contains("data") ? " (" + training.at("data").dump() + ")" : std::string(),
+                 ", or start a new run with another --out");
+    } else {
+      std::cerr << "warning: --resume: " << last << " records no data-set fingerprint (an older run); "
+                << "the songs cannot be checked\n";
+    }
     p.start_epoch = training.at("epoch").get<int>();
     if (training.contains("best_val_loss") && training.at("best_val_loss").is_number())
       p.best_val_loss = training.at("best_val_loss").get<double>();
@@ -278,6 +312,61 @@ Evaluation evaluate(Context& ctx, RCNN& model, const Dataset& data, const Fronte
 
 std::string json_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v).dump() : "null"; }
 
+// Ctrl-C during training: the handler only raises a flag (async-signal-safe) and gives SIGINT
+// back its default action, so a second Ctrl-C ends the process at once. The loop looks at the
+// flag between steps and stops with a message that says what was kept and how to go on.
+volatile std::sig_atomic_t g_interrupted = 0;
+extern "C" void on_interrupt(int) {
+  g_interrupted = 1;
+  std::signal(SIGINT, SIG_DFL);
+}
+
+class InterruptGuard {
+ public:
+  explicit InterruptGuard(bool enable) : enabled_(enable) {
+    if (!enabled_) return;
+    g_interrupted = 0;
+    previous_ = std::signal(SIGINT, on_interrupt);
+  }
+  ~InterruptGuard() {
+    if (enabled_) std::signal(SIGINT, previous_);
+  }
+  bool interrupted() const { return enabled_ && g_interrupted; }
+
+ private:
+  bool enabled_;
+  void (*previous_)(int) = SIG_DFL;
+};
+
+// The command that continues this run: every setting that decides its course, spelled out (a
+// run started by `genrenet demo` continues with `genrenet train`).
+std::string resume_command(const TrainOptions& o) {
+  std::string c = "genrenet train --resume --data " + shell_quote(o.data_dir) + " --out " + shell_quote(o.out_dir) +
+                  " --epochs " + std::to_string(o.epochs) + " --batch " + std::to_string(o.batch) + " --lr " +
+                  shell_quote(nlohmann::json(o.lr).dump()) + " --seed " + std::to_string(o.seed);
+  if (o.frontend != "logstft") c += " --frontend " + o.frontend;
+  if (o.split != "song") c += " --split " + shell_quote(o.split);
+  if (o.model != "reference") c += " --model " + o.model;
+  if (o.clip_seconds > 0) c += " --clip-seconds " + nlohmann::json(o.clip_seconds).dump();
+  if (o.bn_momentum > 0) c += " --bn-momentum " + nlohmann::json(o.bn_momentum).dump();
+  if (!o.cache_dir.empty()) c += " --cache " + shell_quote(o.cache_dir);
+  if (o.device != "auto") c += " --device " + o.device;
+  if (o.allow_small_data) c += " --allow-small-data";
+  return c;
+}
+
+// What an interruption during epoch `epoch` leaves behind.
+std::string interrupted_message(const TrainOptions& o, int epoch, int best_epoch) {
+  const fs::path out(o.out_dir);
+  std::string m = "interrupted during epoch " + std::to_string(epoch) + " of " + std::to_string(o.epochs) + "; ";
+  if (epoch <= 1)
+    return m + "nothing was kept (the first epoch had not finished). Start again with the same command.";
+  m += "kept " + (out / "last.safetensors").string() + " (epoch " + std::to_string(epoch - 1) + ", the resume point)";
+  if (best_epoch > 0) m += ", best.safetensors (epoch " + std::to_string(best_epoch) + ")";
+  return m + " and metrics.csv. Continue with:\n  " + resume_command(o);
+}
+
+
 }  // namespace
 
 std::vector<std::int64_t> shuffled_order(std::int64_t n, std::uint64_t seed, std::uint64_t epoch) {
@@ -316,6 +405,8 @@ Dataset load_data(Context& ctx, const TrainOptions& o, Prepared& p, Split& split
   GN_REQUIRE(data.num_clips() > 0, "data set ", o.data_dir, ": no usable clips (every song failed to decode or is ",
              "shorter than one clip)");
   split = make_split(data, p.split, &log);
+  log << split_table_text(data, split, p.split.kind == SplitConfig::Kind::Clip);
+  if (comm.is_root()) write_split_lists(o.out_dir, data, split);
   if (!p.resume_from) data.fit_normalization(p.frontend, split.train);
   // Every rank decoded the data set itself (the cache files are written atomically, so ranks
   // sharing a cache folder are safe): the slowest decode sets the wait, not the timeout.
@@ -371,6 +462,10 @@ std::vector<std::pair<std::string, std::string>> run_settings(const TrainOptions
       {"seed", std::to_string(o.seed)},
       {"device", p.device.str()},
       {"run folder", o.out_dir},
+      {"data-set fingerprint", p.fingerprint},
+      {"GenreNet version", version_string()},
+      {"command line", o.command_line.empty() ? std::string("(not recorded)") : o.command_line},
+      {"started", utc_timestamp()},
   };
   if (shards > 1)
     settings.emplace_back("data-parallel", std::to_string(comm.size()) + " rank" + (comm.size() > 1 ? "s" : "") +
@@ -536,12 +631,18 @@ void test_and_report(Context& ctx, RCNN& model, const Dataset& data, const Split
     for (std::int64_t c : split.test) clip_songs.push_back(data.clip_song(c));
     result.test = evaluate_predictions(p.labels, test.probs, test.labels, clip_songs, test.loss);
     write_file_atomically((out / "test_results.json").string(), test_results_json(*result.test));
-    log << "test (best epoch " << p.best_epoch << "): clip accuracy " << fixed(100 * result.test->clip_accuracy(), 1)
-        << "% of " << result.test->clips << " clips; song accuracy " << fixed(100 * result.test->song_accuracy(), 1)
-        << "% (mean of clip probabilities), " << fixed(100 * result.test->song_vote_accuracy(), 1)
-        << "% (majority vote) of " << result.test->songs << " songs\n";
+    write_file_atomically((out / "test_predictions.csv").string(), test_predictions_csv(data, test.probs, clip_songs));
+    log << "test (best epoch " << p.best_epoch << "): song accuracy " << fixed(100 * result.test->song_accuracy(), 1)
+        << "% of " << result.test->songs << " songs (majority vote: "
+        << fixed(100 * result.test->song_vote_accuracy(), 1) << "%)\n"
+        << "test clip accuracy " << fixed(100 * result.test->clip_accuracy(), 1) << "% of " << result.test->clips
+        << " clips\n";
   } else if (split.test.empty()) {
     log << "no test split: nothing to evaluate\n";
+    // A test_results.json of an earlier session would sit beside a report that says "no test".
+    std::error_code ec;
+    fs::remove(out / "test_results.json", ec);
+    fs::remove(out / "test_predictions.csv", ec);
   }
 
   ReportData report;
@@ -553,6 +654,10 @@ void test_and_report(Context& ctx, RCNN& model, const Dataset& data, const Split
   report.epochs = p.history;
   report.best_epoch = p.best_epoch;
   report.test = result.test;
+  report.train_clips = static_cast<std::int64_t>(split.train.size());
+  report.val_clips = static_cast<std::int64_t>(split.val.size());
+  report.train_songs = static_cast<std::int64_t>(split.train_songs.size());
+  report.val_songs = static_cast<std::int64_t>(split.val_songs.size());
   result.report_path = (out / "report.html").string();
   write_report(result.report_path, report);
   log << "report: " << result.report_path << "\n";
@@ -578,9 +683,10 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
   if (shards > 1)
     log << "data-parallel: " << shards << " shards of each batch of " << o.batch << " clips (" << comm.size()
         << " rank" << (comm.size() > 1 ? "s" : "") << ")\n";
-  log << "training on " << p.device.str() << ": " << split.train.size() << " training clips, " << split.val.size()
-      << " validation, " << split.test.size() << " test; " << p.labels.size() << " genres; "
-      << model.store().num_params() << " parameters\n";
+  log << "training on " << p.device.str() << ": " << p.labels.size() << " genres, "
+      << model.store().num_params() << " parameters\n"
+      << "clips: " << split.train.size() << " training, " << split.val.size() << " validation, "
+      << split.test.size() << " test\n";
   if (p.start_epoch > 0)
     log << "resuming " << o.out_dir << " after epoch " << p.start_epoch << " (step " << adam.t() << ")\n";
 
@@ -595,12 +701,20 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
                                {"best_epoch", p.best_epoch},
                                {"settings", identity_settings(o)},
                                {"lr", o.lr},
-                               {"data", o.data_dir}};
+                               {"data", o.data_dir},
+                               {"data_set", {{"fingerprint", p.fingerprint},
+                                             {"songs", p.scan.songs.size()},
+                                             {"genres", p.labels.size()}}},
+                               {"genrenet_version", version_string()},
+                               {"command_line", o.command_line},
+                               {"date", utc_timestamp()}};
     training["best_val_loss"] = nlohmann::json::parse(json_or_null(p.best_val_loss));
     c.training_json = training.dump();
     return c;
   };
 
+  // Under mpirun, the launcher owns Ctrl-C (it signals every rank).
+  const InterruptGuard interrupt(!comm.distributed());
   for (int epoch = p.start_epoch + 1; epoch <= o.epochs; ++epoch) {
     const auto epoch_start = std::chrono::steady_clock::now();
     const std::vector<std::int64_t> perm = shuffled_order(static_cast<std::int64_t>(split.train.size()), o.seed,
@@ -620,6 +734,10 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
                   static_cast<std::int64_t>(order.size()), "clips");
     step.begin_epoch();
     for (place.step = 0; place.step < place.steps; ++place.step) {
+      if (interrupt.interrupted()) {
+        if (bar) bar->finish();
+        throw Interrupted(interrupted_message(o, epoch, p.best_epoch));
+      }
       const std::size_t begin = static_cast<std::size_t>(place.step) * o.batch;
       const std::size_t count = std::min<std::size_t>(o.batch, order.size() - begin);
       step.run(order, begin, count, place, totals);
@@ -662,17 +780,17 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
       Checkpoint with_state = c;
       with_state.tensors[kOptimizerM] = adam.m().to(Device::cpu());
       with_state.tensors[kOptimizerV] = adam.v().to(Device::cpu());
-      const std::string bytes = serialize_checkpoint(with_state);
-      if (improved) write_file_atomically((out / "best.safetensors").string(), bytes);
-      write_file_atomically((out / "last.safetensors").string(), bytes);
+      // best.safetensors is for inference: the optimiser state (2x the parameters) is last's.
+      if (improved) write_file_atomically((out / "best.safetensors").string(), serialize_checkpoint(c));
+      write_file_atomically((out / "last.safetensors").string(), serialize_checkpoint(with_state));
     }
 
-    log << "epoch " << epoch << "/" << o.epochs << "  train loss " << fixed(m.train_loss, 4) << " acc "
+    // Under 80 columns for runs of up to 999 epochs (the speed is in metrics.csv).
+    log << "epoch " << epoch << "/" << o.epochs << "  loss " << fixed(m.train_loss, 4) << " acc "
         << fixed(100 * m.train_accuracy, 1) << "%";
     if (std::isfinite(m.val_loss))
       log << "  val loss " << fixed(m.val_loss, 4) << " acc " << fixed(100 * m.val_accuracy, 1) << "%";
-    log << "  " << fixed(m.seconds, 1) << " s  " << fixed(m.clips_per_second, 1) << " clips/s"
-        << (improved ? "  * best" : "") << "\n";
+    log << "  " << format_duration(m.seconds) << (improved ? "  * best" : "") << "\n";
     log.flush();
   }
 

@@ -9,10 +9,15 @@
 //
 // RUN_DIR after a run:
 //   last.safetensors   every epoch, with the optimiser state (what --resume continues from)
-//   best.safetensors   whenever the validation loss improves (the model the test set scores)
+//   best.safetensors   whenever the validation loss improves (the model the test set scores;
+//                      no optimiser state: a third of the size)
 //   metrics.csv / metrics.json   one row per finished epoch
 //   test_results.json  clip / song (mean, vote) accuracy, per-genre P/R/F1, confusion matrices
+//   test_predictions.csv, split_*.txt  per-song test predictions, the split (train/run_records.h)
 //   report.html        the self-contained report (train/report.h)
+// best.safetensors holds the model alone; last.safetensors also the optimiser state. Both
+// record the GenreNet version, the command line, the date and the data set's fingerprint,
+// which --resume compares with the --data it is given.
 // Every file is written to a temporary name, flushed and renamed.
 #pragma once
 
@@ -54,6 +59,10 @@ struct TrainOptions {
   // gradients weighted and summed): reproduces an N-rank run, per-shard BatchNorm statistics and
   // dropout masks included, without MPI. 1 = the ordinary single-process step.
   int simulate_ranks = 1;
+  // Train although a class has too few songs for the split to score it (see check_data_set).
+  bool allow_small_data = false;
+  // The command as typed, recorded in the checkpoints and the report ("" = not known).
+  std::string command_line;
 };
 
 struct TrainResult {

@@ -3,8 +3,11 @@
 chromium-driver) driven by Selenium loads http://127.0.0.1:PORT/, uploads a real song from
 ../shared/seed/gtzan-sample through the page's file input, waits for the answer, and checks that
 the page shows the file's genre, ten bars and one timeline segment per clip, that the audio
-player got a blob: URL, and that a bad upload shows an error instead of a genre. Screenshots at
-desktop and phone widths are saved for a person to look at.
+player got a blob: URL, and that a bad upload shows an error instead of a genre. At phone size
+(390 px, touch emulated) neither the page nor a training report (report.html of a small run)
+scrolls sideways, and the page does not offer to "drop" a file. The footer links the API's
+OpenAPI document, which is served. Screenshots at desktop and phone widths are saved for a
+person to look at.
 
 Exit status: 0 pass, 1 fail, 77 skipped (selenium, chromium, chromedriver or ../shared absent).
 
@@ -122,6 +125,18 @@ def main():
         driver.save_screenshot(shot)
         print(f"screenshot: {shot}")
 
+        # The API described where it is served: the footer's link answers an OpenAPI document.
+        link = driver.find_element(By.CSS_SELECTOR, "footer a[href='/openapi.json']")
+        spec = driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "fetch(arguments[0]).then((r) => r.json()).then(done).catch((e) => done(String(e)));",
+            link.get_attribute("href"))
+        if not (isinstance(spec, dict) and spec.get("openapi", "").startswith("3.")
+                and "/api/predict" in spec.get("paths", {})):
+            failures.append(f"/openapi.json is not the API's OpenAPI document: {str(spec)[:200]}")
+        if not driver.find_element(By.CLASS_NAME, "drop-hint").is_displayed():
+            failures.append("the desktop page lost its 'drop it here' hint")
+
         driver.set_window_size(390, 844)  # a phone
         time.sleep(0.5)
         height = driver.execute_script("return document.documentElement.scrollHeight")
@@ -133,6 +148,36 @@ def main():
         phone = os.path.join(out, "serve_page_phone.png")
         driver.save_screenshot(phone)
         print(f"phone screenshot: {phone}")
+        # A touch screen: nothing to drop, so no "drop it here".
+        driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 5})
+        driver.get(url)
+        WebDriverWait(driver, 20).until(lambda d: "genres" in d.find_element(By.ID, "model").text)
+        if driver.find_element(By.CLASS_NAME, "drop-hint").is_displayed():
+            failures.append("a touch screen is offered 'drop it here'")
+        if "drop" in driver.find_element(By.ID, "drop").text.lower():
+            failures.append(f"the touch page still says: {driver.find_element(By.ID, 'drop').text!r}")
+
+        # A training report at phone size: no sideways scroll.
+        data, run = os.path.join(work, "synth"), os.path.join(work, "run")
+        subprocess.run([args.genrenet, "synth", "-o", data, "--songs-per-genre", "5", "--seconds", "2", "-q"],
+                       check=True, stdout=subprocess.DEVNULL, timeout=120)
+        subprocess.run([args.genrenet, "train", "--data", data, "-o", run, "-m", "tiny", "--clip-seconds", "1",
+                        "--epochs", "2", "--device", "cpu", "--cache", os.path.join(work, "cache"), "-q"],
+                       check=True, stdout=subprocess.DEVNULL, timeout=300)
+        driver.get("file://" + os.path.join(run, "report.html"))
+        time.sleep(0.5)
+        driver.find_element(By.TAG_NAME, "details").click()  # the per-epoch table, opened
+        time.sleep(0.3)
+        width = driver.execute_script("return document.documentElement.scrollWidth")
+        if width > 390:
+            failures.append(f"the report scrolls sideways on a 390 px phone (scrollWidth {width})")
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(390, height + 40)
+        time.sleep(0.5)
+        driver.save_screenshot(os.path.join(out, "report_phone.png"))
+        driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": False})
+        driver.get(url)
+        WebDriverWait(driver, 20).until(lambda d: "genres" in d.find_element(By.ID, "model").text)
 
         # A file that is not audio: an error on the page, no genre.
         bad = os.path.join(work, "notes.txt")
