@@ -66,6 +66,12 @@ double normalized_error(const Tensor& a, const Tensor& b, double floor = 1e-6);
 // EXPECT that `actual` matches `expected` (same shape) within `tol` normalised error.
 void expect_close(const Tensor& actual, const Tensor& expected, double tol, const std::string& what);
 
+// ---- checkpoints -----------------------------------------------------------------------------
+// Writes a checkpoint of ModelConfig::tiny() (random weights from `seed`, 4 genres, logstft
+// front-end of 16 x 36, fixed 1 s clips) that `genrenet predict` / `serve` can run in
+// milliseconds, for tests of the command line that need a model but not a trained one.
+void write_tiny_checkpoint(const std::string& path, std::uint32_t seed = 1);
+
 // ---- the command line ------------------------------------------------------------------------
 struct CommandResult {
   int exit_code = -1;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/strict_json.h"
 #include "layers/rcnn.h"
 #include "train/checkpoint.h"
 #include "train/metrics.h"
@@ -19,10 +20,12 @@ Predictor::Predictor(const std::string& checkpoint_path, Device device) : path_(
   GN_REQUIRE(!ck.frontend_json.empty(), checkpoint_path, ": the checkpoint records no front-end");
   GN_REQUIRE(!ck.clip_scheme_json.empty(), checkpoint_path, ": the checkpoint records no clip scheme");
   try {
-    frontend_ = FrontendConfig::from_json(nlohmann::json::parse(ck.frontend_json));
-    clips_ = ClipScheme::from_json(nlohmann::json::parse(ck.clip_scheme_json));
+    frontend_ = FrontendConfig::from_json(parse_json_strict(ck.frontend_json, "metadata 'frontend'"));
+    clips_ = ClipScheme::from_json(parse_json_strict(ck.clip_scheme_json, "metadata 'clip_scheme'"));
   } catch (const nlohmann::json::exception& e) {
     GN_FAIL(checkpoint_path, ": malformed front-end or clip scheme (", e.what(), ")");
+  } catch (const Error& e) {
+    GN_FAIL(checkpoint_path, ": ", e.what());
   }
   GN_REQUIRE(frontend_.frames == ck.config.time_frames && frontend_.bins() == ck.config.freq_bins, checkpoint_path,
              ": the front-end makes ", frontend_.frames, " x ", frontend_.bins(), " spectrograms but the model takes ",
