@@ -12,13 +12,14 @@
 #include "train/metrics.h"
 #include "train/prediction_json.h"
 #include "train/predictor.h"
+#include "train/song_check.h"
 
 namespace gn::app {
 namespace {
 
 constexpr const char* kUsage =
     "usage: genrenet predict [--model CKPT] [--device auto|cpu|cuda] [--json] [--top K] [--clips]\n"
-    "                        [--batch N] FILE...\n"
+    "                        [--batch N] [--max-song-seconds S] FILE...\n"
     "  Classifies each audio file (WAV, AU, FLAC, OGG, MP3) with the checkpoint's clip scheme and\n"
     "  front-end. The song's genre is the argmax of the mean of its clips' probabilities.\n"
     "  --model CKPT   checkpoint from `genrenet train`/`demo` or `genrenet import-keras`\n"
@@ -26,6 +27,10 @@ constexpr const char* kUsage =
     "  --json         one JSON object per song and line: file, genre, probabilities, clips\n"
     "  --top K        genres listed per song (default 3)\n"
     "  --clips        also print every clip's prediction\n"
+    "  --max-song-seconds S  longest song decoded (default 600; 0 lifts the limit); the file may\n"
+    "                 also hold at most S seconds of 48 kHz x 4 channels of samples\n"
+    "  A silent song is refused; a song with a degenerate spectrum (DC, one tone) or only partly\n"
+    "  decoded is classified with a warning beside its prediction (\"warnings\" in --json).\n"
     "  A file that cannot be read is reported and skipped; the exit status is then 1.\n";
 
 std::string top_list(const std::vector<float>& p, const std::vector<std::string>& labels, int top) {
@@ -42,7 +47,7 @@ std::string top_list(const std::vector<float>& p, const std::vector<std::string>
 }
 
 int run_predict(const std::vector<std::string>& argv) {
-  Args args("predict", argv, {"model", "device", "top", "batch"}, {"json", "clips", "help"});
+  Args args("predict", argv, {"model", "device", "top", "batch", "max-song-seconds"}, {"json", "clips", "help"});
   if (args.flag("help")) {
     std::cout << kUsage;
     return 0;
@@ -51,6 +56,8 @@ int run_predict(const std::vector<std::string>& argv) {
   const int top = static_cast<int>(args.integer("top", 3, 1, 1000));
   const int batch = static_cast<int>(args.integer("batch", 32, 1, 4096));
   const bool json = args.flag("json"), clips = args.flag("clips");
+  const double max_seconds = args.number("max-song-seconds", 600, 0, 1e9);
+  const DecodeLimits limits = max_seconds > 0 ? DecodeLimits::for_seconds(max_seconds) : DecodeLimits{};
   GN_REQUIRE(!args.positional().empty(), "no audio files given\n", kUsage);
   if (!args.has("model"))
     GN_REQUIRE(std::filesystem::exists(model), "no --model given and ", model,
@@ -66,9 +73,10 @@ int run_predict(const std::vector<std::string>& argv) {
   int failed = 0;
   for (const std::string& path : args.positional()) {
     try {
-      Audio a = decode_audio(path);
+      Audio a = decode_audio(path, limits);
       GN_REQUIRE(predictor.clip_count(a) > 0, path, ": the song (", a.seconds(), " s) is shorter than one clip of ",
                  predictor.clip_scheme().str());
+      refuse_silence(a);
       songs.push_back(std::move(a));
     } catch (const Error& e) {
       ++failed;
@@ -84,6 +92,7 @@ int run_predict(const std::vector<std::string>& argv) {
     std::printf("%s: %s %.3f  (%zu clips; top: %s%s)\n", s.source.c_str(), labels[s.genre].c_str(),
                 s.probabilities[s.genre], s.clip_probabilities.size(), top_list(s.probabilities, labels, top).c_str(),
                 s.majority != s.genre ? ("; majority vote: " + labels[s.majority]).c_str() : "");
+    for (const std::string& w : s.warnings) std::printf("  warning: %s\n", w.c_str());
     if (clips)
       for (std::size_t c = 0; c < s.clip_probabilities.size(); ++c)
         std::printf("  clip %2zu  %6.2f-%6.2f s  %s\n", c + 1, s.clip_starts[c], s.clip_starts[c] + s.clip_seconds,

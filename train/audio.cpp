@@ -56,39 +56,144 @@ sf_count_t mem_read(void* ptr, sf_count_t count, void* user) {
 sf_count_t mem_write(const void*, sf_count_t, void*) { return 0; }
 sf_count_t mem_tell(void* user) { return static_cast<MemoryFile*>(user)->pos; }
 
-// Reads every frame of an open file; `source` names it in errors.
-Audio read_all(SNDFILE* file, const SF_INFO& info, const std::string& source) {
+// Mixdown (mean of the channels, as librosa.to_mono) and resampling to kSampleRate, fed block
+// by block; the result is the same as one pass over the whole song.
+class MonoResampler {
+ public:
+  MonoResampler(int channels, int rate, std::string source)
+      : channels_(channels), rate_(rate), source_(std::move(source)) {
+    GN_REQUIRE(channels >= 1, source_, ": bad channel count ", channels);
+    if (rate_ != kSampleRate) {
+      int err = 0;
+      state_ = src_new(SRC_SINC_BEST_QUALITY, 1, &err);
+      GN_REQUIRE(state_ != nullptr, source_, ": cannot start the resampler (", src_strerror(err), ")");
+    }
+  }
+  ~MonoResampler() {
+    if (state_) src_delete(state_);
+  }
+  MonoResampler(const MonoResampler&) = delete;
+  MonoResampler& operator=(const MonoResampler&) = delete;
+
+  void push(const float* interleaved, std::size_t frames) {
+    // The resampler flushes its tail only when end_of_input comes with the last real input, so
+    // each block is held back until the next one shows it was not the last.
+    if (state_ && !mono_.empty()) process(mono_.data(), mono_.size(), false);
+    mono_.resize(frames);
+    if (channels_ == 1) {
+      std::copy(interleaved, interleaved + frames, mono_.begin());
+    } else {
+      for (std::size_t i = 0; i < frames; ++i) {
+        double s = 0.0;
+        for (int c = 0; c < channels_; ++c) s += interleaved[i * channels_ + c];
+        mono_[i] = static_cast<float>(s / channels_);
+      }
+    }
+    if (!state_) out_.insert(out_.end(), mono_.begin(), mono_.end());
+  }
+  std::vector<float> finish() {
+    if (state_) process(mono_.data(), mono_.size(), true);
+    return std::move(out_);
+  }
+
+ private:
+  void process(const float* in, std::size_t frames, bool end) {
+    const double ratio = static_cast<double>(kSampleRate) / rate_;
+    std::vector<float> chunk(static_cast<std::size_t>(std::ceil((frames + 64) * ratio)) + 4096);
+    for (;;) {
+      SRC_DATA data{};
+      data.data_in = in;
+      data.input_frames = static_cast<long>(frames);
+      data.data_out = chunk.data();
+      data.output_frames = static_cast<long>(chunk.size());
+      data.src_ratio = ratio;
+      data.end_of_input = end ? 1 : 0;
+      const int err = src_process(state_, &data);
+      GN_REQUIRE(err == 0, source_, ": resampling ", rate_, " Hz -> ", kSampleRate, " Hz failed (",
+                 src_strerror(err), ")");
+      out_.insert(out_.end(), chunk.begin(), chunk.begin() + data.output_frames_gen);
+      in += data.input_frames_used;
+      frames -= static_cast<std::size_t>(data.input_frames_used);
+      // Done when the input is used up and (at the end) the converter has nothing left.
+      if (frames == 0 && (!end || data.output_frames_gen == 0)) break;
+    }
+  }
+  int channels_, rate_;
+  std::string source_;
+  SRC_STATE* state_ = nullptr;
+  std::vector<float> mono_, out_;
+};
+
+// libsndfile's frame count for a stream whose header gives no length (a FLAC written by a
+// streaming encoder says 0 samples, which libsndfile reports as SF_COUNT_MAX).
+bool length_unknown(const SF_INFO& info) { return info.frames >= (sf_count_t{1} << 50); }
+
+std::string seconds_text(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s", s);
+  return buf;
+}
+
+// Decodes an open file to the end, block by block; `source` names it in errors.
+Audio read_all(SNDFILE* file, const SF_INFO& info, const std::string& source, const DecodeLimits& limits) {
   GN_REQUIRE(info.channels >= 1 && info.channels <= 256, source, ": bad channel count ", info.channels);
   GN_REQUIRE(info.samplerate >= 1000 && info.samplerate <= 768000, source, ": bad sample rate ",
              info.samplerate, " Hz");
-  GN_REQUIRE(info.frames > 0, source, ": holds no audio samples");
-  GN_REQUIRE(info.frames < (sf_count_t{1} << 31) / info.channels, source, ": too long (",
-             info.frames, " frames)");
+  const bool unknown = length_unknown(info);
+  GN_REQUIRE(unknown || info.frames > 0, source, ": holds no audio samples");
+  const auto too_long = [&](sf_count_t frames, const char* how) {
+    const double seconds = static_cast<double>(frames) / info.samplerate;
+    if (limits.max_seconds > 0 && seconds > limits.max_seconds)
+      GN_FAIL(source, ": too long (", how, seconds_text(seconds), "; the limit is ", seconds_text(limits.max_seconds),
+              ")");
+    if (limits.max_samples > 0 && frames > limits.max_samples / info.channels)
+      GN_FAIL(source, ": too much audio to decode (", how, frames, " frames x ", info.channels, " channels at ",
+              info.samplerate, " Hz; the limit is ", limits.max_samples, " samples, ", seconds_text(limits.max_seconds),
+              " of 48 kHz x 4 channels)");
+  };
+  // From the header, before anything is allocated.
+  if (!unknown) too_long(info.frames, "its header announces ");
   // Integer PCM comes out as x / 2^(bits-1) (libsndfile's default normalisation), the same
   // scaling as soundfile / librosa: a 16-bit sample x becomes x / 32768 exactly.
   sf_command(file, SFC_SET_NORM_FLOAT, nullptr, SF_TRUE);
-  std::vector<float> interleaved(static_cast<std::size_t>(info.frames) * info.channels);
+  constexpr sf_count_t kBlock = 1 << 15;  // frames per block: memory ~ kBlock x channels floats
+  std::vector<float> block(static_cast<std::size_t>(kBlock) * info.channels);
+  MonoResampler mono(info.channels, info.samplerate, source);
   sf_count_t done = 0;
-  while (done < info.frames) {
-    const sf_count_t got = sf_readf_float(file, interleaved.data() + done * info.channels, info.frames - done);
+  for (;;) {
+    if (limits.cancelled && limits.cancelled()) GN_FAIL(source, ": decoding cancelled");
+    const sf_count_t got = sf_readf_float(file, block.data(), kBlock);
     if (got <= 0) break;
+    for (std::size_t i = 0; i < static_cast<std::size_t>(got) * info.channels; ++i)
+      GN_REQUIRE(std::isfinite(block[i]), source, ": corrupt audio data (non-finite sample)");
     done += got;
+    too_long(done, "decoding reached ");  // a header that lied or announced nothing
+    mono.push(block.data(), static_cast<std::size_t>(got));
   }
   if (sf_error(file) != SF_ERR_NO_ERROR)
     GN_FAIL(source, ": corrupt audio data (", sf_strerror(file), ")");
-  // MP3 carries no exact length (libsndfile estimates it from the first frames' bit rate), so
-  // a shortfall there is the estimate, not damage; for every other format it is truncation.
-  const bool estimated_length = (info.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_MPEG;
-  GN_REQUIRE(done == info.frames || (estimated_length && done > 0), source, ": truncated (the header promises ",
-             info.frames, " frames, only ", done, " could be read)");
-  interleaved.resize(static_cast<std::size_t>(done) * info.channels);
-  for (float v : interleaved)
-    GN_REQUIRE(std::isfinite(v), source, ": corrupt audio data (non-finite sample)");
+  GN_REQUIRE(done > 0, source, ": holds no audio samples", unknown ? " (its header gives no length either)" : "");
   Audio audio;
   audio.source = source;
   audio.source_rate = info.samplerate;
   audio.source_channels = info.channels;
-  audio.samples = to_mono_22050(interleaved, info.channels, info.samplerate, source);
+  const double decoded = static_cast<double>(done) / info.samplerate;
+  if (!unknown) audio.header_seconds = static_cast<double>(info.frames) / info.samplerate;
+  // MP3 carries no exact length (libsndfile estimates it from the first frames' bit rate), so
+  // a difference there is not damage by itself: the decoded length is what counts, and a
+  // shortfall is reported. For every other format a shortfall is truncation.
+  const bool estimated_length = (info.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_MPEG;
+  if (!unknown && done < info.frames) {
+    GN_REQUIRE(estimated_length, source, ": truncated (the header promises ", info.frames, " frames, only ", done,
+               " could be read)");
+    // Encoder padding makes a few frames' difference normal.
+    if (info.frames - done > info.samplerate / 2)
+      audio.warnings.push_back("only " + seconds_text(decoded) + " of the " + seconds_text(audio.header_seconds) +
+                               " its header announces could be decoded (truncated or damaged MP3?)");
+  }
+  if (unknown)
+    audio.warnings.push_back("its header gives no length; decoded " + seconds_text(decoded) + " to the end of the stream");
+  audio.samples = mono.finish();
   return audio;
 }
 
@@ -125,37 +230,12 @@ std::vector<float> to_mono_22050(const std::vector<float>& interleaved, int chan
   GN_REQUIRE(channels >= 1, source, ": bad channel count ", channels);
   GN_REQUIRE(interleaved.size() % channels == 0, source, ": ", interleaved.size(),
              " samples do not divide into ", channels, " channels");
-  const std::size_t frames = interleaved.size() / channels;
-  std::vector<float> mono(frames);
-  if (channels == 1) {
-    mono = interleaved;
-  } else {
-    // Mean of the channels, as librosa.to_mono.
-    for (std::size_t i = 0; i < frames; ++i) {
-      double s = 0.0;
-      for (int c = 0; c < channels; ++c) s += interleaved[i * channels + c];
-      mono[i] = static_cast<float>(s / channels);
-    }
-  }
-  if (rate == kSampleRate || frames == 0) return mono;
-
-  const double ratio = static_cast<double>(kSampleRate) / rate;
-  std::vector<float> out(static_cast<std::size_t>(std::ceil(frames * ratio)) + 16);
-  SRC_DATA data{};
-  data.data_in = mono.data();
-  data.input_frames = static_cast<long>(frames);
-  data.data_out = out.data();
-  data.output_frames = static_cast<long>(out.size());
-  data.src_ratio = ratio;
-  data.end_of_input = 1;
-  const int err = src_simple(&data, SRC_SINC_BEST_QUALITY, 1);
-  GN_REQUIRE(err == 0, source, ": resampling ", rate, " Hz -> ", kSampleRate, " Hz failed (",
-             src_strerror(err), ")");
-  out.resize(static_cast<std::size_t>(data.output_frames_gen));
-  return out;
+  MonoResampler mono(channels, rate, source);
+  mono.push(interleaved.data(), interleaved.size() / channels);
+  return mono.finish();
 }
 
-Audio decode_audio(const std::string& path) {
+Audio decode_audio(const std::string& path, const DecodeLimits& limits) {
   struct stat st{};
   if (::stat(path.c_str(), &st) != 0)
     GN_FAIL(path, ": cannot open (", std::strerror(errno), ")");
@@ -165,7 +245,7 @@ Audio decode_audio(const std::string& path) {
   SndFilePtr file(sf_open(path.c_str(), SFM_READ, &info));
   if (!file) GN_FAIL(open_error(path));
   reject_truncated(file.get(), path);
-  return read_all(file.get(), info, path);
+  return read_all(file.get(), info, path, limits);
 }
 
 namespace {
@@ -183,18 +263,10 @@ struct OpenedMemoryFile {
 };
 }  // namespace
 
-Audio decode_audio_memory(const std::string& bytes, const std::string& name) {
+Audio decode_audio_memory(const std::string& bytes, const std::string& name, const DecodeLimits& limits) {
   OpenedMemoryFile f(bytes, name);
   reject_truncated(f.file.get(), name);
-  return read_all(f.file.get(), f.info, name);
-}
-
-double audio_memory_seconds(const std::string& bytes, const std::string& name) {
-  OpenedMemoryFile f(bytes, name);
-  const SF_INFO& info = f.info;
-  GN_REQUIRE(info.samplerate >= 1000 && info.samplerate <= 768000, name, ": bad sample rate ",
-             info.samplerate, " Hz");
-  return static_cast<double>(info.frames) / info.samplerate;
+  return read_all(f.file.get(), f.info, name, limits);
 }
 
 std::string encode_wav16(const std::vector<float>& samples, int sample_rate) {

@@ -27,6 +27,7 @@ nlohmann::json prediction_json(const SongPrediction& s, const std::vector<std::s
           {"probability", s.probabilities[s.genre]},
           {"majority_vote", labels[s.majority]},
           {"probabilities", probabilities_json(s.probabilities, labels)},
+          {"warnings", s.warnings},
           {"clips", clips}};
 }
 

@@ -10,6 +10,7 @@
 #include "layers/rcnn.h"
 #include "train/checkpoint.h"
 #include "train/metrics.h"
+#include "train/song_check.h"
 
 namespace gn {
 
@@ -56,6 +57,8 @@ std::vector<SongPrediction> Predictor::predict(const std::vector<Audio>& songs, 
                                           songs[s].sample_rate);
     out[s].source = songs[s].source;
     out[s].seconds = songs[s].seconds();
+    out[s].warnings = songs[s].warnings;
+    for (std::string& w : spectrum_warnings(songs[s])) out[s].warnings.push_back(std::move(w));
     out[s].clip_seconds = static_cast<double>(layout.length) / songs[s].sample_rate;
     for (std::int64_t c = 0; c < layout.count; ++c) {
       clip_song.push_back(static_cast<std::int64_t>(s));
