@@ -15,6 +15,7 @@
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "engine/safetensors.h"
+#include "engine/strict_json.h"
 #include "kernels/philox.h"
 #include "layers/frontend.h"
 #include "layers/model_config.h"
@@ -183,7 +184,18 @@ Prepared prepare(const TrainOptions& o, std::ostream& log, const Communicator& c
       GN_REQUIRE(have.contains(key) && have.at(key) == value, "--resume: ", last, " was trained with ", key, " ",
                  have.contains(key) ? have.at(key).dump() : "(unset)", ", not ", value.dump(),
                  "; resume with the same settings");
-    p.start_epoch = training.at("epoch").get<int>();
+    // The learning rate is not part of the identity (a schedule may change it on purpose), but
+    // a silent change is refused: the user says so with --allow-lr-change.
+    if (training.contains("lr") && training.at("lr").is_number() && training.at("lr").get<double>() != o.lr &&
+        !o.allow_lr_change)
+      GN_FAIL("--resume: ", last, " was trained with --lr ", training.at("lr").get<double>(), ", this run asks for ",
+              o.lr, "; pass --lr ", training.at("lr").get<double>(),
+              " to continue as it was, or --allow-lr-change to continue with ", o.lr);
+    try {
+      p.start_epoch = static_cast<int>(json_int(training, "epoch", 0, 1000000, "training state"));
+    } catch (const Error& e) {
+      GN_FAIL("--resume: ", last, ": ", e.what());
+    }
     if (training.contains("best_val_loss") && training.at("best_val_loss").is_number())
       p.best_val_loss = training.at("best_val_loss").get<double>();
     p.best_epoch = training.value("best_epoch", 0);
@@ -276,6 +288,17 @@ Evaluation evaluate(Context& ctx, RCNN& model, const Dataset& data, const Fronte
   return e;
 }
 
+// Every value of `t` (any device) is finite. One host copy of the flat parameter buffer per
+// step: small next to the step itself.
+bool all_finite(const Tensor& t) {
+  if (!t.defined()) return true;
+  const Tensor host = t.device().is_cpu() ? t : t.to(Device::cpu());
+  const float* p = host.data();
+  for (std::int64_t i = 0; i < host.numel(); ++i)
+    if (!std::isfinite(p[i])) return false;
+  return true;
+}
+
 std::string json_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v).dump() : "null"; }
 
 }  // namespace
@@ -296,6 +319,33 @@ std::vector<std::int64_t> shuffled_order(std::int64_t n, std::uint64_t seed, std
 }
 
 namespace {
+
+// A split that would make the run's numbers meaningless is refused before any training: a
+// genre absent from validation or test counts as 0 in their macro averages, and an empty
+// validation side leaves the "best" checkpoint chosen from nothing.
+void refuse_meaningless_split(const Dataset& data, const SplitConfig& config, const Split& split,
+                              const std::string& data_dir) {
+  // The song split rounds each genre's share: 10% of n songs is at least one song from n = 5.
+  const double smallest = std::min(config.val_fraction, config.test_fraction);
+  const int enough = smallest > 0 ? static_cast<int>(std::ceil(0.5 / smallest - 1e-9)) : 0;
+  GN_REQUIRE(!split.val.empty(), "data set ", data_dir, ": the validation side of the ", config.str(),
+             " is empty, so there would be nothing to choose the best checkpoint by",
+             config.kind == SplitConfig::Kind::Song && enough > 0
+                 ? "; give every genre at least " + std::to_string(enough) + " songs"
+                 : std::string("; list validation songs"));
+  if (config.kind != SplitConfig::Kind::Song || smallest <= 0) return;
+  const auto& labels = data.labels();
+  std::vector<int> in_val(labels.size(), 0), in_test(labels.size(), 0), songs(labels.size(), 0);
+  for (const SongEntry& song : data.songs()) ++songs[song.label];
+  for (const std::int64_t s : split.val_songs) ++in_val[data.songs()[s].label];
+  for (const std::int64_t s : split.test_songs) ++in_test[data.songs()[s].label];
+  for (std::size_t g = 0; g < labels.size(); ++g)
+    GN_REQUIRE(in_val[g] > 0 && in_test[g] > 0, "data set ", data_dir, ": genre '", labels[g], "' has ", songs[g],
+               " usable song", songs[g] == 1 ? "" : "s", ", too few for the song split to put one in ",
+               in_val[g] == 0 ? "validation" : "test",
+               " (its per-genre and macro-averaged scores would count it as 0); give every genre at least ", enough,
+               " songs");
+}
 
 // FNV-1a of a list of clip indices: ranks compare their splits through it.
 std::uint64_t index_checksum(const std::vector<std::int64_t>& v) {
@@ -322,6 +372,7 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
   GN_REQUIRE(data.num_clips() > 0, "data set ", o.data_dir, ": no usable clips (every song failed to decode or is ",
              "shorter than one clip)");
   const Split split = make_split(data, p.split, &log);
+  refuse_meaningless_split(data, p.split, split, o.data_dir);
   if (!p.resume_from) data.fit_normalization(p.frontend, split.train);
   {
     // Every rank decoded the data set itself (the cache files are written atomically, so ranks
@@ -411,6 +462,14 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
     return c;
   };
 
+  // One message for every way a run diverges, naming the step and the last good checkpoint.
+  auto diverged = [&](int epoch, std::int64_t s, std::int64_t steps, const std::string& what) {
+    GN_FAIL("training diverged at global step ", adam.t() + (what.rfind("the loss", 0) == 0 ? 1 : 0), " (epoch ",
+            epoch, ", step ", s + 1, " of ", steps, "): ", what, "; try a smaller --lr (now ", o.lr,
+            "). The last good checkpoint is ",
+            epoch > 1 ? (out / "last.safetensors").string() + " (epoch " + std::to_string(epoch - 1) + ")"
+                      : std::string("none (it diverged in the first epoch)"));
+  };
   Batch b;
   Tensor probs, dlogits, grad_sum;
   // --simulate-ranks: the BatchNorm moving statistics of each simulated rank (a real rank
@@ -456,11 +515,9 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
           dlogits = Tensor::empty(logits.shape(), ctx.device());
         }
         const double loss = softmax_cross_entropy(ctx, probs, dlogits, logits, b.onehot);
-        GN_REQUIRE(std::isfinite(loss), "training stopped: the loss became ", std::isnan(loss) ? "NaN" : "infinite",
-                   " at epoch ", epoch, ", step ", s + 1, " of ", steps, " (global step ", adam.t() + 1,
-                   ", shard ", q, " of ", shards, "); try a smaller --lr. The last good checkpoint is ",
-                   epoch > 1 ? (out / "last.safetensors").string() + " (epoch " + std::to_string(epoch - 1) + ")"
-                             : std::string("none (it diverged in the first epoch)"));
+        if (!std::isfinite(loss))
+          diverged(epoch, s, steps, std::string("the loss became ") + (std::isnan(loss) ? "NaN" : "infinite") +
+                                        " (shard " + std::to_string(q) + " of " + std::to_string(shards) + ")");
         correct += count_correct(ctx, probs, b.onehot);
         loss_sum += loss * static_cast<double>(n);
         seen += static_cast<std::int64_t>(n);
@@ -470,6 +527,8 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
       ops::scale(ctx, grads, grad_sum, 1.0f);  // a copy (x * 1 is exact)
       comm.allreduce_sum(ctx, grads, "the gradient all-reduce");
       adam.step(ctx, model.store().params(), grads);
+      if (!all_finite(model.store().params()) || !all_finite(model.store().buffers()))
+        diverged(epoch, s, steps, "the parameters or BatchNorm statistics became non-finite");
     };
     for (std::int64_t s = 0; s < steps; ++s) {
       const std::size_t begin = static_cast<std::size_t>(s) * o.batch;
@@ -491,16 +550,17 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
         dlogits = Tensor::empty(logits.shape(), ctx.device());
       }
       const double loss = softmax_cross_entropy(ctx, probs, dlogits, logits, b.onehot);
-      GN_REQUIRE(std::isfinite(loss), "training stopped: the loss became ", std::isnan(loss) ? "NaN" : "infinite",
-                 " at epoch ", epoch, ", step ", s + 1, " of ", steps, " (global step ", adam.t() + 1,
-                 "); try a smaller --lr. The last good checkpoint is ",
-                 epoch > 1 ? (out / "last.safetensors").string() + " (epoch " + std::to_string(epoch - 1) + ")"
-                           : std::string("none (it diverged in the first epoch)"));
+      if (!std::isfinite(loss))
+        diverged(epoch, s, steps, std::string("the loss became ") + (std::isnan(loss) ? "NaN" : "infinite"));
       correct += count_correct(ctx, probs, b.onehot);
       loss_sum += loss * static_cast<double>(count);
       seen += static_cast<std::int64_t>(count);
       model.backward(ctx, dlogits);
       adam.step(ctx, model.store().params(), model.store().grads());
+      // A huge --lr can throw the parameters (or, through them, the BatchNorm moving statistics)
+      // to Inf/NaN while this step's loss was still finite.
+      if (!all_finite(model.store().params()) || !all_finite(model.store().buffers()))
+        diverged(epoch, s, steps, "the parameters or BatchNorm statistics became non-finite");
       if (bar)
         bar->advance(static_cast<std::int64_t>(count),
                      "step " + std::to_string(s + 1) + "/" + std::to_string(steps) + " loss " +
