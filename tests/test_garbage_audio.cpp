@@ -194,5 +194,35 @@ TEST_F(GarbageAudio, LengthLimitAppliesToPredictAndCanBeLifted) {
   EXPECT_NEAR(json::parse(lifted.out).at("clips").back().at("end").get<double>(), 70.0, 0.01);
 }
 
+// A truncated MP3: classified on what could be decoded, with a note saying how much that was,
+// and no line of the MP3 decoder's own on the terminal.
+TEST_F(GarbageAudio, TruncatedMp3SaysHowMuchWasDecoded) {
+  const std::string mp3 = path("song.mp3");
+  {
+    SF_INFO info{};
+    info.samplerate = 44100;
+    info.channels = 2;
+    info.format = SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III;
+    SNDFILE* f = sf_open(mp3.c_str(), SFM_WRITE, &info);
+    if (!f) GTEST_SKIP() << "this libsndfile cannot write MP3 (" << sf_strerror(nullptr) << ")";
+    const std::vector<float> noise = random_values(2 * 44100 * 20, 13, -0.3f, 0.3f);
+    sf_writef_float(f, noise.data(), 44100 * 20);
+    sf_close(f);
+  }
+  const std::string whole = slurp(mp3);
+  const std::string cut = path("cut.mp3");
+  spit(cut, whole.substr(0, whole.size() / 2) + std::string(4000, '\x55'));  // half, then garbage
+  const CommandResult r = predict({"--json", cut});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  const std::string warnings = j.at("warnings").dump();
+  EXPECT_NE(warnings.find(" s its header announces could be decoded"), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("decoding stopped after "), std::string::npos) << warnings;
+  // The decoder's own notes, attributed to the song instead of loose on stderr.
+  EXPECT_NE(warnings.find("the MP3 decoder reported"), std::string::npos) << warnings;
+  EXPECT_EQ(r.err.find("mpg123"), std::string::npos) << "the decoder's own output reached the terminal:\n" << r.err;
+  EXPECT_EQ(r.err.find("[src/"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace gn::test

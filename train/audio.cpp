@@ -11,7 +11,9 @@
 
 #include <samplerate.h>
 #include <sndfile.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -21,6 +23,8 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <mutex>
+#include <string_view>
 
 #include "engine/error.h"
 
@@ -170,19 +174,24 @@ Audio read_all(SNDFILE* file, const SF_INFO& info, const std::string& source, co
     too_long(done, "decoding reached ");  // a header that lied or announced nothing
     mono.push(block.data(), static_cast<std::size_t>(got));
   }
-  if (sf_error(file) != SF_ERR_NO_ERROR)
-    GN_FAIL(source, ": corrupt audio data (", sf_strerror(file), ")");
-  GN_REQUIRE(done > 0, source, ": holds no audio samples", unknown ? " (its header gives no length either)" : "");
+  // MP3 carries no exact length (libsndfile estimates it from the first frames' bit rate), so
+  // a difference there is not damage by itself: the decoded length is what counts, and a
+  // shortfall is reported. For every other format a shortfall is truncation.
+  const bool estimated_length = (info.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_MPEG;
   Audio audio;
+  if (sf_error(file) != SF_ERR_NO_ERROR) {
+    // An MP3 damaged part-way is a stream of independent frames: what came before the damage is
+    // sound audio, classified with a note; other formats are refused.
+    GN_REQUIRE(estimated_length && done > 0, source, ": corrupt audio data (", sf_strerror(file), ")");
+    audio.warnings.push_back("decoding stopped after " + seconds_text(static_cast<double>(done) / info.samplerate) +
+                             " at damaged data (" + sf_strerror(file) + "); classified on that part");
+  }
+  GN_REQUIRE(done > 0, source, ": holds no audio samples", unknown ? " (its header gives no length either)" : "");
   audio.source = source;
   audio.source_rate = info.samplerate;
   audio.source_channels = info.channels;
   const double decoded = static_cast<double>(done) / info.samplerate;
   if (!unknown) audio.header_seconds = static_cast<double>(info.frames) / info.samplerate;
-  // MP3 carries no exact length (libsndfile estimates it from the first frames' bit rate), so
-  // a difference there is not damage by itself: the decoded length is what counts, and a
-  // shortfall is reported. For every other format a shortfall is truncation.
-  const bool estimated_length = (info.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_MPEG;
   if (!unknown && done < info.frames) {
     GN_REQUIRE(estimated_length, source, ": truncated (the header promises ", info.frames, " frames, only ", done,
                " could be read)");
@@ -194,6 +203,96 @@ Audio read_all(SNDFILE* file, const SF_INFO& info, const std::string& source, co
   if (unknown)
     audio.warnings.push_back("its header gives no length; decoded " + seconds_text(decoded) + " to the end of the stream");
   audio.samples = mono.finish();
+  return audio;
+}
+
+// libmpg123 (under libsndfile's MP3 support) prints its notes on damaged streams straight to
+// stderr, without the file's name. While an MP3 is decoded, file descriptor 2 points at an
+// anonymous memory file instead; afterwards the decoder's lines become one warning of the song,
+// and any other line written meanwhile (a server's request log) is passed on to the real stderr.
+// One capture at a time, process-wide (fd 2 is shared): MP3 decodes run one after another.
+class DecoderMessages {
+ public:
+  explicit DecoderMessages(bool active) : lock_(mutex(), std::defer_lock) {
+    if (!active) return;
+    lock_.lock();
+    std::fflush(stderr);
+    saved_ = ::dup(2);
+    memfd_ = ::memfd_create("genrenet-decoder-messages", MFD_CLOEXEC);
+    if (saved_ < 0 || memfd_ < 0 || ::dup2(memfd_, 2) < 0) restore();
+  }
+  ~DecoderMessages() { restore(); }
+  // Restores stderr; the decoder's lines (others are re-emitted), in order.
+  std::vector<std::string> finish() {
+    std::vector<std::string> decoder;
+    if (memfd_ < 0) return decoder;
+    std::fflush(stderr);
+    std::string text;
+    char buf[4096];
+    ::lseek(memfd_, 0, SEEK_SET);
+    for (ssize_t n; (n = ::read(memfd_, buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+    restore();
+    std::string others;
+    for (std::size_t pos = 0; pos < text.size();) {
+      std::size_t nl = text.find('\n', pos);
+      if (nl == std::string::npos) nl = text.size();
+      const std::string line = text.substr(pos, nl - pos);
+      pos = nl + 1;
+      const bool from_decoder = line.find("libmpg123") != std::string::npos || line.rfind("Note: ", 0) == 0 ||
+                                line.rfind("Warning: ", 0) == 0 || line.rfind("Error: ", 0) == 0;
+      if (from_decoder) decoder.push_back(line);
+      else if (!line.empty()) others += line + "\n";
+    }
+    if (!others.empty()) (void)!::write(2, others.data(), others.size());
+    return decoder;
+  }
+
+ private:
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+  void restore() {
+    if (saved_ >= 0) {
+      std::fflush(stderr);
+      ::dup2(saved_, 2);
+      ::close(saved_);
+      saved_ = -1;
+    }
+    if (memfd_ >= 0) {
+      ::close(memfd_);
+      memfd_ = -1;
+    }
+    if (lock_.owns_lock()) lock_.unlock();
+  }
+  std::unique_lock<std::mutex> lock_;
+  int saved_ = -1, memfd_ = -1;
+};
+
+// MP3 as libsndfile finds it: an ID3v2 tag or an MPEG audio frame sync at the start.
+bool looks_like_mp3(std::string_view head) {
+  if (head.size() >= 3 && head.substr(0, 3) == "ID3") return true;
+  return head.size() >= 2 && static_cast<unsigned char>(head[0]) == 0xff &&
+         (static_cast<unsigned char>(head[1]) & 0xe0) == 0xe0;
+}
+
+// Decodes with the MP3 decoder's messages captured (see DecoderMessages) and turned into a
+// warning of the song.
+template <typename Decode>
+Audio with_decoder_messages(bool mp3, Decode decode) {
+  DecoderMessages messages(mp3);
+  Audio audio;
+  std::vector<std::string> lines;
+  try {
+    audio = decode();
+  } catch (...) {
+    messages.finish();
+    throw;
+  }
+  lines = messages.finish();
+  if (!lines.empty())
+    audio.warnings.push_back("the MP3 decoder reported " + std::to_string(lines.size()) + " problem" +
+                             (lines.size() == 1 ? "" : "s") + " (first: " + lines.front() + ")");
   return audio;
 }
 
@@ -241,11 +340,18 @@ Audio decode_audio(const std::string& path, const DecodeLimits& limits) {
     GN_FAIL(path, ": cannot open (", std::strerror(errno), ")");
   GN_REQUIRE(S_ISREG(st.st_mode), path, ": not a regular file");
   GN_REQUIRE(st.st_size > 0, path, ": empty file (0 bytes)");
-  SF_INFO info{};
-  SndFilePtr file(sf_open(path.c_str(), SFM_READ, &info));
-  if (!file) GN_FAIL(open_error(path));
-  reject_truncated(file.get(), path);
-  return read_all(file.get(), info, path, limits);
+  char head[4] = {0};
+  {
+    std::ifstream in(path, std::ios::binary);
+    in.read(head, sizeof head);
+  }
+  return with_decoder_messages(looks_like_mp3(std::string_view(head, sizeof head)), [&] {
+    SF_INFO info{};
+    SndFilePtr file(sf_open(path.c_str(), SFM_READ, &info));
+    if (!file) GN_FAIL(open_error(path));
+    reject_truncated(file.get(), path);
+    return read_all(file.get(), info, path, limits);
+  });
 }
 
 namespace {
@@ -264,9 +370,11 @@ struct OpenedMemoryFile {
 }  // namespace
 
 Audio decode_audio_memory(const std::string& bytes, const std::string& name, const DecodeLimits& limits) {
-  OpenedMemoryFile f(bytes, name);
-  reject_truncated(f.file.get(), name);
-  return read_all(f.file.get(), f.info, name, limits);
+  return with_decoder_messages(looks_like_mp3(std::string_view(bytes).substr(0, 4)), [&] {
+    OpenedMemoryFile f(bytes, name);
+    reject_truncated(f.file.get(), name);
+    return read_all(f.file.get(), f.info, name, limits);
+  });
 }
 
 std::string encode_wav16(const std::vector<float>& samples, int sample_rate) {
