@@ -200,6 +200,11 @@ Audio read_all(SNDFILE* file, const SF_INFO& info, const std::string& source, co
       audio.warnings.push_back("only " + seconds_text(decoded) + " of the " + seconds_text(audio.header_seconds) +
                                " its header announces could be decoded (truncated or damaged MP3?)");
   }
+  // An MP3 whose later frames use another bit rate runs past libsndfile's estimate; all of it is
+  // decoded (not only the estimated part), and the difference is said.
+  if (!unknown && estimated_length && done - info.frames > info.samplerate)
+    audio.warnings.push_back("decoded " + seconds_text(decoded) + ", more than the " +
+                             seconds_text(audio.header_seconds) + " its header estimated (the bit rate changes)");
   if (unknown)
     audio.warnings.push_back("its header gives no length; decoded " + seconds_text(decoded) + " to the end of the stream");
   audio.samples = mono.finish();

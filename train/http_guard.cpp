@@ -98,6 +98,9 @@ std::size_t head_end(const std::string& buf, std::size_t from) {
 }
 
 thread_local GuardedHttpServer::Connection* t_connection = nullptr;
+// Set while a connection is handled on the accepting thread (every connection thread is busy):
+// it is refused without reading, so accepting never waits on a client.
+thread_local bool t_refuse_inline = false;
 
 }  // namespace
 
@@ -185,7 +188,9 @@ class ThreadPerConnection : public httplib::TaskQueue {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (running_ >= max_) {
-        fn();  // cheap: refused at once (the guard's count is full too)
+        t_refuse_inline = true;
+        fn();  // cheap: refused at once
+        t_refuse_inline = false;
         return;
       }
       ++running_;
@@ -380,7 +385,7 @@ bool GuardedHttpServer::process_and_close_socket(socket_t sock) {
   Connection c{sock, "", 0, this, after(limits_.request_seconds)};
   peer_of(sock, c.peer, c.peer_port);
   const auto head_deadline = std::min(after(limits_.head_seconds), c.request_deadline);
-  if (!admit(c)) {
+  if (t_refuse_inline || !admit(c)) {
     refuse(c, 503,
            shutting_down_ ? "the server is shutting down"
                           : "too many connections (at most " + std::to_string(limits_.max_connections) + ", " +
