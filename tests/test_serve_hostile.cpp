@@ -260,6 +260,19 @@ TEST(ServeHostile, BusyServerAnswers503WithRetryAfter) {
   first.wait();
 }
 
+// More uploads than work slots: the extra ones wait in the queue and every one is answered.
+TEST(ServeHostile, UploadsBeyondTheSlotsWaitAndAllSucceed) {
+  ServeProcess server(tiny_model(), {"--threads", "2", "--queue", "8", "--quiet"}, 120);
+  std::vector<std::future<int>> answers;
+  for (int i = 0; i < 8; ++i)
+    answers.push_back(std::async(std::launch::async, [&server] {
+      auto r = server.client().Post("/api/predict?name=song.wav", small_song(), "audio/wav");
+      return r ? r->status : -1;
+    }));
+  for (auto& a : answers) EXPECT_EQ(a.get(), 200);
+  EXPECT_EQ(server.terminate(), 0);
+}
+
 // A client that goes away while its upload waits or decodes frees its slot within moments.
 TEST(ServeHostile, WorkOfADisconnectedClientIsAbandoned) {
   ServeProcess server(tiny_model(), {"--threads", "1", "--queue", "4"}, 120);
