@@ -7,12 +7,12 @@
 
 #include "apps/args.h"
 #include "apps/command.h"
+#include "data/audio.h"
 #include "engine/error.h"
-#include "train/audio.h"
-#include "train/metrics.h"
-#include "train/prediction_json.h"
-#include "train/predictor.h"
-#include "train/song_check.h"
+#include "model/metrics.h"
+#include "serve/prediction_json.h"
+#include "serve/predictor.h"
+#include "serve/song_check.h"
 
 namespace gn::app {
 namespace {

@@ -9,14 +9,14 @@
 #include <cstdint>
 #include <string>
 
+#include "data/clips.h"
 #include "engine/error.h"
 #include "engine/params.h"
 #include "engine/safetensors.h"
 #include "engine/strict_json.h"
 #include "layers/frontend.h"
-#include "train/clips.h"
-#include "train/checkpoint.h"
-#include "train/keras_import.h"
+#include "model/checkpoint.h"
+#include "model/keras_import.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string bytes(reinterpret_cast<const char*>(data), size);

@@ -12,8 +12,8 @@
 #include "engine/error.h"
 #include "engine/safetensors.h"
 #include "tests/support.h"
-#include "train/audio.h"
-#include "train/checkpoint.h"
+#include "data/audio.h"
+#include "model/checkpoint.h"
 
 namespace gn::test {
 namespace {

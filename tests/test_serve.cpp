@@ -17,14 +17,15 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 #include <thread>
 
+#include "data/audio.h"
 #include "tests/serve_support.h"
 #include "tests/support.h"
-#include "train/audio.h"
 
 namespace gn::test {
 namespace {

@@ -13,7 +13,7 @@
 
 #include "tests/serve_support.h"
 #include "tests/support.h"
-#include "train/audio.h"
+#include "data/audio.h"
 
 namespace gn::test {
 namespace {

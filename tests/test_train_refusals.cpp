@@ -10,8 +10,8 @@
 #include <map>
 
 #include "tests/support.h"
-#include "train/audio.h"
-#include "train/synth.h"
+#include "data/audio.h"
+#include "data/synth.h"
 
 namespace gn::test {
 namespace {

@@ -1,4 +1,4 @@
-#include "train/song_check.h"
+#include "serve/song_check.h"
 
 #include <kiss_fftr.h>
 

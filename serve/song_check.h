@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "train/audio.h"
+#include "data/audio.h"
 
 namespace gn {
 

@@ -1,4 +1,4 @@
-#include "train/predictor.h"
+#include "serve/predictor.h"
 
 #include <algorithm>
 #include <cstring>
@@ -8,9 +8,9 @@
 #include "engine/error.h"
 #include "engine/strict_json.h"
 #include "layers/rcnn.h"
-#include "train/checkpoint.h"
-#include "train/metrics.h"
-#include "train/song_check.h"
+#include "model/checkpoint.h"
+#include "model/metrics.h"
+#include "serve/song_check.h"
 
 namespace gn {
 

@@ -1,4 +1,4 @@
-#include "train/http_guard.h"
+#include "serve/http_guard.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
