@@ -16,10 +16,6 @@
 #include <thread>
 
 #include "engine/error.h"
-#include "model/checkpoint.h"
-#include "layers/frontend.h"
-#include "data/clips.h"
-#include "model/keras_import.h"
 
 namespace gn::test {
 namespace fs = std::filesystem;
@@ -201,26 +197,6 @@ CommandResult run_genrenet(const std::vector<std::string>& args, int timeout_sec
   r.out = slurp(options.out_path);
   r.err = slurp(options.err_path);
   return r;
-}
-
-void write_tiny_checkpoint(const std::string& path, std::uint32_t seed) {
-  const ModelConfig config = ModelConfig::tiny();
-  ParameterStore store;
-  for (const TensorSpec& s : rcnn_tensor_specs(config))
-    store.declare(s.name, s.shape, s.buffer ? ParameterStore::Kind::Buffer : ParameterStore::Kind::Parameter);
-  store.allocate(Device::cpu());
-  for (const ParameterStore::Entry& e : store.entries()) {
-    const bool buffer = e.kind == ParameterStore::Kind::Buffer;  // BatchNorm variances must stay positive
-    Tensor dst = buffer ? store.buffer(e.name) : store.param(e.name);
-    dst.copy_from(random_tensor(e.shape, seed++, Device::cpu(), buffer ? 0.1f : -1.0f, 2.0f));
-  }
-  Checkpoint c = checkpoint_from_store(store, config, {"blues", "classical", "metal", "pop"});
-  FrontendConfig frontend = FrontendConfig::logstft();
-  frontend.n_fft = 70;  // 36 bins
-  frontend.frames = 16;
-  c.frontend_json = frontend.to_json().dump();
-  c.clip_scheme_json = ClipScheme::fixed(1.0, 0.5).to_json().dump();
-  save_checkpoint(path, c);
 }
 
 }  // namespace gn::test

@@ -67,12 +67,6 @@ double normalized_error(const Tensor& a, const Tensor& b, double floor = 1e-6);
 // EXPECT that `actual` matches `expected` (same shape) within `tol` normalised error.
 void expect_close(const Tensor& actual, const Tensor& expected, double tol, const std::string& what);
 
-// ---- checkpoints -----------------------------------------------------------------------------
-// Writes a checkpoint of ModelConfig::tiny() (random weights from `seed`, 4 genres, logstft
-// front-end of 16 x 36, fixed 1 s clips) that `genrenet predict` / `serve` can run in
-// milliseconds, for tests of the command line that need a model but not a trained one.
-void write_tiny_checkpoint(const std::string& path, std::uint32_t seed = 1);
-
 // ---- child processes -------------------------------------------------------------------------
 // How a child starts: stdin is /dev/null; stdout / stderr go to the named files ("" = /dev/null);
 // it runs in `working_dir` ("" = ours), in its own process group, and SIGALRM ends it after

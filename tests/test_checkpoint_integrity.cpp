@@ -9,11 +9,15 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "data/audio.h"
+#include "data/clips.h"
 #include "engine/error.h"
 #include "engine/safetensors.h"
-#include "tests/support.h"
-#include "data/audio.h"
+#include "layers/frontend.h"
 #include "model/checkpoint.h"
+#include "model/keras_import.h"
+#include "tests/support.h"
+#include "tests/tiny_checkpoint.h"
 
 namespace gn::test {
 namespace {

@@ -9,9 +9,15 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "data/audio.h"
+#include "data/clips.h"
+#include "layers/frontend.h"
+#include "model/checkpoint.h"
+#include "model/keras_import.h"
+#include "serve/server.h"
 #include "tests/serve_support.h"
 #include "tests/support.h"
-#include "data/audio.h"
+#include "tests/tiny_checkpoint.h"
 
 namespace gn::test {
 namespace {
