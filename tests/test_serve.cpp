@@ -24,7 +24,6 @@
 #include <thread>
 
 #include "data/audio.h"
-#include "serve/server.h"  // links cpp-httplib, whose client the tests use
 #include "tests/serve_support.h"
 #include "tests/support.h"
 
