@@ -18,13 +18,14 @@
 #include "model/metrics.h"
 #include "serve/prediction_json.h"
 #include "serve/predictor.h"
+#include "serve/song_check.h"
 
 namespace gn::app {
 namespace {
 
 constexpr const char* kUsage =
     "usage: genrenet predict [-m CKPT|RUN_DIR] [--device D] [--json] [--top K] [--clips] [--batch N]\n"
-    "                        FILE|FOLDER|- ...\n"
+    "                        [--max-song-seconds S] FILE|FOLDER|- ...\n"
     "  Classifies each audio file (WAV, AU, AIFF, FLAC, OGG, Opus, MP3) with the checkpoint's clip\n"
     "  scheme and front-end. The song's genre is the argmax of the mean of its clips' probabilities.\n"
     "  A FOLDER is searched recursively for audio files (by extension); - reads one song from\n"
@@ -38,7 +39,11 @@ constexpr const char* kUsage =
     "  --clips           also give every clip's prediction\n"
     "  --batch N         clips per model batch (default 8; larger uses more memory, is not faster\n"
     "                    on the CPU)\n"
+    "  --max-song-seconds S  longest song decoded (default 600; 0 lifts the limit); the file may\n"
+    "                    also hold at most S seconds of 48 kHz x 4 channels of samples\n"
     "  -h, --help        this text\n"
+    "  A silent song is refused; a song with a degenerate spectrum (DC, one tone) or only partly\n"
+    "  decoded is classified with a warning beside its prediction (\"warnings\" in --json).\n"
     "  Results go to stdout, messages to stderr. A file that cannot be read, or is too short for the\n"
     "  model, is reported in its place and skipped; the exit status is then 1. Files are decoded while\n"
     "  the model runs and results are printed as they come, in the order given; memory does not grow\n"
@@ -68,6 +73,7 @@ void print_prediction(const SongPrediction& s, const std::vector<std::string>& l
                 s.clip_probabilities.size());
   std::cout << s.source << ": " << line << top_list(s.probabilities, labels, top)
             << (s.majority != s.genre ? "; majority vote: " + labels[s.majority] : std::string()) << ")\n";
+  for (const std::string& w : s.warnings) std::cout << "  warning: " << w << "\n";
   if (clips)
     for (std::size_t c = 0; c < s.clip_probabilities.size(); ++c) {
       std::snprintf(line, sizeof line, "  clip %2zu  %6.2f-%6.2f s  ", c + 1, s.clip_starts[c],
@@ -127,7 +133,7 @@ class SongQueue {
 constexpr std::size_t kSongsAhead = 4;
 
 int run_predict(const std::vector<std::string>& argv) {
-  Args args("predict", argv, {"model", "device", "top", "batch"}, {"json", "clips", "help"});
+  Args args("predict", argv, {"model", "device", "top", "batch", "max-song-seconds"}, {"json", "clips", "help"});
   if (args.flag("help")) {
     std::cout << kUsage;
     return 0;
@@ -135,6 +141,8 @@ int run_predict(const std::vector<std::string>& argv) {
   const int top = static_cast<int>(args.integer("top", 3, 1, 1000));
   const int batch = static_cast<int>(args.integer("batch", kInferenceBatch, 1, 4096));
   const bool json = args.flag("json"), clips = args.flag("clips");
+  const double max_seconds = args.number("max-song-seconds", 600, 0, 1e9);
+  const DecodeLimits limits = max_seconds > 0 ? DecodeLimits::for_seconds(max_seconds) : DecodeLimits{};
   GN_REQUIRE(!args.positional().empty(), "no audio files given\n", kUsage);
   if (!args.has("model"))
     GN_REQUIRE(std::filesystem::exists(default_model_path()), "no --model given and ", default_model_path(),
@@ -171,8 +179,9 @@ int run_predict(const std::vector<std::string>& argv) {
     for (const AudioInput& input : inputs.inputs) {
       QueuedSong item{input.name, {}, {}};
       try {
-        item.audio = load_audio_input(input);
+        item.audio = load_audio_input(input, limits);
         predictor.require_long_enough(item.audio);
+        refuse_silence(item.audio);
       } catch (const std::exception& e) {  // gn::Error, or out of memory on a huge file
         item.error = e.what();
         item.audio = Audio{};

@@ -30,9 +30,10 @@ constexpr const char* kUsage =
     "  --device D            auto (default), cpu, cuda or cuda:N\n"
     "  --seed S              seed of the split, initialisation, shuffling and dropout (default 1)\n"
     "  -o, --out RUN_DIR     where the run is written (default ./run); must not hold a run\n"
-    "  --resume              continue the run in RUN_DIR after its last finished epoch\n"
+    "  --resume              continue the run in RUN_DIR after its last finished epoch (with the\n"
+    "                        same --lr, unless --allow-lr-change)\n"
     "  -m, --model NAME      reference (default) or tiny (a small model for quick tests)\n"
-    "  --clip-seconds X      clip length with 50% overlap (default: the front-end's own scheme)\n"
+    "  --clip-seconds X      clip length with 50% overlap, > 0 (default: the front-end's own scheme)\n"
     "  --bn-momentum X       BatchNorm moving-average momentum (default: Keras's 0.99)\n"
     "  --cache DIR           spectrogram cache folder (default: the user's cache folder)\n"
     "  --allow-small-data    train although a genre has too few songs for the split to give it a\n"
@@ -51,7 +52,7 @@ int run_train(const std::vector<std::string>& argv) {
   Args args("train", argv,
             {"data", "frontend", "split", "epochs", "batch", "lr", "device", "seed", "out", "model", "clip-seconds",
              "cache", "bn-momentum", "collective-timeout", "simulate-ranks"},
-            {"resume", "quiet", "help", "allow-small-data"});
+            {"resume", "allow-lr-change", "quiet", "help", "allow-small-data"});
   if (args.flag("help")) {
     std::cout << kUsage;
     return 0;
@@ -71,6 +72,10 @@ int run_train(const std::vector<std::string>& argv) {
   o.resume = args.flag("resume");
   o.model = args.str("model", o.model);
   o.clip_seconds = args.number("clip-seconds", 0, 0, 600);
+  // 0 is the "front-end default" inside; given on the command line it is a mistake, not a choice.
+  GN_REQUIRE(!args.has("clip-seconds") || o.clip_seconds > 0, "--clip-seconds must be positive, got ",
+             o.clip_seconds, " (leave it out for the front-end's own clip scheme)");
+  o.allow_lr_change = args.flag("allow-lr-change");
   o.cache_dir = args.str("cache", "");
   o.bn_momentum = args.number("bn-momentum", 0, 0, 0.999999);
   o.progress = !args.flag("quiet");

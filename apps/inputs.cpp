@@ -57,11 +57,11 @@ AudioInputs list_audio_inputs(const std::vector<std::string>& args) {
   return r;
 }
 
-Audio load_audio_input(const AudioInput& input) {
-  if (!input.from_stdin) return decode_audio(input.name);
+Audio load_audio_input(const AudioInput& input, const DecodeLimits& limits) {
+  if (!input.from_stdin) return decode_audio(input.name, limits);
   std::string bytes((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
   GN_REQUIRE(!bytes.empty(), "-: standard input was empty (pipe a song into it, e.g. `genrenet predict - < song.mp3`)");
-  return decode_audio_memory(bytes, "-");
+  return decode_audio_memory(bytes, "-", limits);
 }
 
 std::string resolve_model_path(const std::string& path) {

@@ -29,7 +29,7 @@ struct AudioInputs {
 AudioInputs list_audio_inputs(const std::vector<std::string>& args);
 
 // Decodes one input (standard input is read to its end).
-Audio load_audio_input(const AudioInput& input);
+Audio load_audio_input(const AudioInput& input, const DecodeLimits& limits = {});
 
 // A checkpoint file as given, or DIR/best.safetensors for a run folder. Throws gn::Error with
 // one message when neither exists.

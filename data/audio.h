@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -21,19 +22,34 @@ struct Audio {
   int source_rate = 0;       // the file's own rate
   int source_channels = 0;   // the file's own channel count
   std::string source;        // the file (or upload) name, for messages
+  double header_seconds = -1;  // the length the file's header announced (-1: it announced none)
+  std::vector<std::string> warnings;  // what the caller should show beside a result
   double seconds() const { return static_cast<double>(samples.size()) / sample_rate; }
 };
 
-// Decodes a file. Throws gn::Error naming `path` when it cannot.
-Audio decode_audio(const std::string& path);
+// What one decode may cost. A few hundred KB of FLAC can announce hours of 384 kHz x 8
+// channels: the source's size is checked from its header before anything is allocated, and
+// again while decoding (headers can lie, or announce no length at all).
+struct DecodeLimits {
+  double max_seconds = 0;          // longest song accepted; 0: no limit
+  std::int64_t max_samples = 0;    // source frames x channels accepted; 0: no limit
+  std::function<bool()> cancelled; // asked between blocks; true stops decoding (gn::Error)
+
+  static constexpr int kSamplesPerSecond = 48000 * 4;  // max_samples per second of max_seconds
+  // `seconds` of song, and as many source samples as `seconds` of 48 kHz x 4 channels.
+  static DecodeLimits for_seconds(double seconds) {
+    return {seconds, static_cast<std::int64_t>(seconds * kSamplesPerSecond), nullptr};
+  }
+};
+
+// Decodes a file, streaming: blocks of the source are mixed down and resampled as they are
+// read, so memory holds only the mono 22050 Hz result, whatever the source's rate and channels.
+// Reads to the end of the stream (not only as far as the header promised). Throws gn::Error
+// naming `path` when it cannot, or when `limits` are exceeded.
+Audio decode_audio(const std::string& path, const DecodeLimits& limits = {});
 // Decodes an in-memory file (an upload); `name` is used in messages and to guess nothing else:
 // the format is detected from the bytes.
-Audio decode_audio_memory(const std::string& bytes, const std::string& name);
-// The length in seconds an in-memory file announces in its header, read without decoding it,
-// so a server can refuse an upload whose decoded samples would not fit its memory budget (a
-// few MB of FLAC/MP3 can hold hours). Throws like decode_audio_memory on unreadable input.
-double audio_memory_seconds(const std::string& bytes, const std::string& name);
-
+Audio decode_audio_memory(const std::string& bytes, const std::string& name, const DecodeLimits& limits = {});
 // Interleaved frames (frames x channels) at `rate` -> mono at kSampleRate. Mixdown is the mean
 // of the channels; resampling uses libsamplerate's SRC_SINC_BEST_QUALITY converter.
 std::vector<float> to_mono_22050(const std::vector<float>& interleaved, int channels, int rate,

@@ -174,7 +174,7 @@ Dataset Dataset::build(Context& ctx, const DatasetScan& scan, const ClipScheme& 
     log << "warning: " << d.skipped_.size() << " of " << scan.songs.size()
         << " files could not be used and were skipped\n";
   GN_REQUIRE(!d.songs_.empty(), "data set ", scan.root, ": none of its ", scan.songs.size(),
-             " audio files could be decoded");
+             " audio files could be used; the first: ", d.skipped_.empty() ? std::string("?") : d.skipped_.front());
   return d;
 }
 

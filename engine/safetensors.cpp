@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -41,6 +43,21 @@ float half_to_float(std::uint16_t h) {
 
 }  // namespace
 
+std::uint64_t fnv1a64(std::string_view bytes) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (const char c : bytes) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+std::string hex64(std::uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
 const Tensor& SafeTensorsFile::get(const std::string& name) const {
   const auto it = tensors.find(name);
   GN_REQUIRE(it != tensors.end(), source, ": tensor '", name, "' is missing");
@@ -62,6 +79,9 @@ SafeTensorsFile parse_safetensors(const std::string& bytes, const std::string& s
   GN_REQUIRE(header.is_object(), source, ": the safetensors header is not a JSON object");
   const std::uint64_t data_size = bytes.size() - 8 - header_len;
   const char* data = bytes.data() + 8 + header_len;
+  file.data_fnv1a64 = fnv1a64(std::string_view(data, data_size));
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> extents;  // [begin, end) of every tensor
+  std::vector<std::string> extent_names;
 
   for (const auto& [name, info] : header.items()) {
     if (name == "__metadata__") {
@@ -106,6 +126,9 @@ SafeTensorsFile parse_safetensors(const std::string& bytes, const std::string& s
     GN_REQUIRE(end - begin == count * element_size, source, ": tensor '", name, "' has ", end - begin,
                " bytes but its shape and dtype need ", count * element_size);
 
+    extents.emplace_back(begin, end);
+    extent_names.push_back(name);
+
     Tensor t = Tensor::empty(Shape(dims));
     float* out = t.data();
     const char* p = data + begin;
@@ -124,6 +147,22 @@ SafeTensorsFile parse_safetensors(const std::string& bytes, const std::string& s
     }
     file.tensors.emplace(name, std::move(t));
   }
+  // The tensors must tile the data block: two views of the same bytes, a hole or bytes after
+  // the last tensor would let a file carry data no reader checks (or a second reading of it).
+  std::vector<std::size_t> order(extents.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return extents[a] < extents[b]; });
+  std::uint64_t expected = 0;
+  for (const std::size_t i : order) {
+    const auto [begin, end] = extents[i];
+    GN_REQUIRE(begin >= expected, source, ": tensor '", extent_names[i], "' data [", begin, ", ", end,
+               ") overlaps the tensor before it (which ends at ", expected, ")");
+    GN_REQUIRE(begin == expected, source, ": ", begin - expected, " unclaimed bytes before tensor '",
+               extent_names[i], "' (data offsets must be contiguous)");
+    expected = end;
+  }
+  GN_REQUIRE(expected == data_size, source, ": ", data_size - expected,
+             " trailing bytes after the last tensor's data (the file was appended to or is not what its header says)");
   return file;
 }
 
@@ -142,9 +181,16 @@ std::string read_file(const std::string& path) {
 SafeTensorsFile read_safetensors(const std::string& path) { return parse_safetensors(read_file(path), path); }
 
 std::string serialize_safetensors(const std::map<std::string, Tensor>& tensors,
-                                  const std::map<std::string, std::string>& metadata) {
+                                  const std::map<std::string, std::string>& metadata,
+                                  const std::string& checksum_key) {
+  std::string data;
+  for (const auto& [name, t] : tensors) {
+    const std::vector<float> v = t.to_vector();
+    data.append(reinterpret_cast<const char*>(v.data()), v.size() * 4);
+  }
   nlohmann::json header = nlohmann::json::object();
-  if (!metadata.empty()) header["__metadata__"] = metadata;
+  if (!metadata.empty() || !checksum_key.empty()) header["__metadata__"] = metadata;
+  if (!checksum_key.empty()) header["__metadata__"][checksum_key] = hex64(fnv1a64(data));
   std::uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
     GN_REQUIRE(name != "__metadata__", "a tensor cannot be named __metadata__");
@@ -158,11 +204,7 @@ std::string serialize_safetensors(const std::map<std::string, Tensor>& tensors,
   const std::uint64_t n = json.size();
   for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((n >> (8 * i)) & 0xff);
   out += json;
-  out.reserve(out.size() + offset);
-  for (const auto& [name, t] : tensors) {
-    const std::vector<float> v = t.to_vector();
-    out.append(reinterpret_cast<const char*>(v.data()), v.size() * 4);
-  }
+  out += data;
   return out;
 }
 

@@ -1,5 +1,6 @@
 #include "engine/strict_json.h"
 
+#include <cmath>
 #include <set>
 #include <vector>
 
@@ -71,6 +72,44 @@ nlohmann::json parse_json_strict(std::string_view text, const std::string& what)
   // A callback returning false on the root discards it; treat that like any other rejection.
   GN_REQUIRE(!result.is_discarded(), what, " is not valid JSON");
   return result;
+}
+
+std::int64_t json_int(const nlohmann::json& j, const char* key, std::int64_t lo, std::int64_t hi,
+                      const std::string& what) {
+  GN_REQUIRE(j.is_object(), what, ": expected a JSON object, got ", j.type_name());
+  const auto it = j.find(key);
+  GN_REQUIRE(it != j.end(), what, ": '", key, "' is missing");
+  const nlohmann::json& v = *it;
+  GN_REQUIRE(v.is_number_integer(), what, ": '", key, "' must be an integer in [", lo, ", ", hi, "], got ", v.dump());
+  // Unsigned values above INT64_MAX are compared as unsigned, never cast to a negative number.
+  const bool in_range = v.is_number_unsigned()
+                            ? v.get<std::uint64_t>() <= static_cast<std::uint64_t>(hi) && (lo <= 0 || v.get<std::uint64_t>() >= static_cast<std::uint64_t>(lo))
+                            : v.get<std::int64_t>() >= lo && v.get<std::int64_t>() <= hi;
+  GN_REQUIRE(in_range, what, ": '", key, "' is ", v.dump(), ", outside [", lo, ", ", hi, "]");
+  return v.get<std::int64_t>();
+}
+
+std::int64_t json_int_or(const nlohmann::json& j, const char* key, std::int64_t fallback, std::int64_t lo,
+                         std::int64_t hi, const std::string& what) {
+  GN_REQUIRE(j.is_object(), what, ": expected a JSON object, got ", j.type_name());
+  return j.contains(key) ? json_int(j, key, lo, hi, what) : fallback;
+}
+
+double json_number(const nlohmann::json& j, const char* key, double lo, double hi, const std::string& what) {
+  GN_REQUIRE(j.is_object(), what, ": expected a JSON object, got ", j.type_name());
+  const auto it = j.find(key);
+  GN_REQUIRE(it != j.end(), what, ": '", key, "' is missing");
+  GN_REQUIRE(it->is_number(), what, ": '", key, "' must be a number in [", lo, ", ", hi, "], got ", it->dump());
+  const double v = it->get<double>();
+  GN_REQUIRE(std::isfinite(v) && v >= lo && v <= hi, what, ": '", key, "' is ", it->dump(), ", outside [", lo, ", ",
+             hi, "]");
+  return v;
+}
+
+double json_number_or(const nlohmann::json& j, const char* key, double fallback, double lo, double hi,
+                      const std::string& what) {
+  GN_REQUIRE(j.is_object(), what, ": expected a JSON object, got ", j.type_name());
+  return j.contains(key) ? json_number(j, key, lo, hi, what) : fallback;
 }
 
 }  // namespace gn

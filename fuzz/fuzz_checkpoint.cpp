@@ -2,18 +2,36 @@
 // metadata). Contract: parse_checkpoint either returns a checkpoint or throws gn::Error; any
 // other exception, crash, out-of-bounds access, overflow (UBSan) or leak is a bug. When the
 // bytes parse, the checkpoint is also loaded into a store built from its own config, so the
-// shape checks of load_into_store are fuzzed too.
+// shape checks of load_into_store are fuzzed too. The front-end and clip-scheme texts are
+// parsed from the safetensors metadata directly, so their range checks are reached even when
+// the data checksum (which a mutation rarely keeps right) rejects the checkpoint as a whole.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
+#include "data/clips.h"
 #include "engine/error.h"
 #include "engine/params.h"
+#include "engine/safetensors.h"
+#include "engine/strict_json.h"
+#include "layers/frontend.h"
 #include "model/checkpoint.h"
 #include "model/keras_import.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string bytes(reinterpret_cast<const char*>(data), size);
+  try {
+    const gn::SafeTensorsFile file = gn::parse_safetensors(bytes, "fuzz.safetensors");
+    if (const auto it = file.metadata.find("frontend"); it != file.metadata.end())
+      gn::FrontendConfig::from_json(gn::parse_json_strict(it->second, "frontend"));
+  } catch (const gn::Error&) {
+  }
+  try {
+    const gn::SafeTensorsFile file = gn::parse_safetensors(bytes, "fuzz.safetensors");
+    if (const auto it = file.metadata.find("clip_scheme"); it != file.metadata.end())
+      gn::ClipScheme::from_json(gn::parse_json_strict(it->second, "clip_scheme"));
+  } catch (const gn::Error&) {
+  }
   try {
     const gn::Checkpoint c = gn::parse_checkpoint(bytes, "fuzz.safetensors");
     const std::vector<gn::TensorSpec> specs = gn::rcnn_tensor_specs(c.config);

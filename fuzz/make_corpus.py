@@ -3,6 +3,7 @@
 
   corpus/checkpoint/micro.safetensors   a valid GenreNet checkpoint of the smallest RCNN
                                         (input 2 x 4, one conv of 2 filters, one BiLSTM of 8)
+  corpus/checkpoint/micro_checksum.safetensors  the same with the data checksum GenreNet writes
   corpus/keras_import/micro.bin         that RCNN built in tf_keras, framed for
                                         fuzz_keras_import: u32le len(model.json) | model.json |
                                         weights .h5 (save_weights, Keras HDF5 layout, name lists
@@ -46,6 +47,14 @@ def micro_checkpoint(path):
                 "labels": json.dumps(["a", "b"]), "frontend": json.dumps({"name": "seed"}),
                 "clip_scheme": json.dumps({"kind": "reference"}), "training": json.dumps({"seed": 1})}
     save_file(tensors, path, metadata=metadata)
+    # The checksum GenreNet writes: 64-bit FNV-1a of the data block (after the header).
+    with open(path, "rb") as f:
+        raw = f.read()
+    h = 0xcbf29ce484222325
+    for b in raw[8 + struct.unpack("<Q", raw[:8])[0]:]:
+        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    metadata["data_fnv1a64"] = "%016x" % h
+    save_file(tensors, path.replace(".safetensors", "_checksum.safetensors"), metadata=metadata)
 
 
 def fixed_length_names(h5):

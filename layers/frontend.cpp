@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "engine/error.h"
+#include "engine/strict_json.h"
 #include "kernels/frontend.h"
 #include "layers/real_fft.h"
 
@@ -74,11 +75,13 @@ FrontendConfig FrontendConfig::from_json(const nlohmann::json& j) {
   try {
     c.name = j.at("name").get<std::string>();
     if (c.name == "seed") c = seed();
-    c.n_fft = j.value("n_fft", c.n_fft);
-    c.frames = j.value("frames", c.frames);
-    c.seed_fft_size = j.value("fft_size", c.seed_fft_size);
-    c.seed_hop = j.value("hop", c.seed_hop);
-    c.log_floor = j.value("log_floor", c.log_floor);
+    // Range-checked before narrowing to int (a frames of 2^32 + 128 must not become 128).
+    const std::string what = "front-end config";
+    c.n_fft = static_cast<int>(json_int_or(j, "n_fft", c.n_fft, 16, 1 << 16, what));
+    c.frames = static_cast<int>(json_int_or(j, "frames", c.frames, 1, 100000, what));
+    c.seed_fft_size = static_cast<int>(json_int_or(j, "fft_size", c.seed_fft_size, 16, 1 << 24, what));
+    c.seed_hop = static_cast<int>(json_int_or(j, "hop", c.seed_hop, 1, 1 << 24, what));
+    c.log_floor = static_cast<float>(json_number_or(j, "log_floor", c.log_floor, 1e-30, 1e6, what));
     if (j.contains("mean")) c.mean = j.at("mean").get<std::vector<float>>();
     if (j.contains("std")) c.stddev = j.at("std").get<std::vector<float>>();
   } catch (const nlohmann::json::exception& e) {

@@ -1,6 +1,7 @@
 #include "layers/model_config.h"
 
 #include "engine/error.h"
+#include "engine/strict_json.h"
 
 namespace gn {
 namespace {
@@ -49,8 +50,9 @@ void ModelConfig::validate() const {
   GN_REQUIRE(lstm_units > 0 && lstm_layers > 0, "model config: LSTM units and layers must be positive");
   GN_REQUIRE(classes >= 2, "model config: at least 2 classes are needed, got ", classes);
   const std::int64_t flat = cnn_flat_size();
-  GN_REQUIRE(flat == 2 * lstm_units, "model config: the CNN branch flattens to ", flat,
-             " values but the BiLSTM branch gives 2 x ", lstm_units, " = ", 2 * lstm_units,
+  const std::int64_t rnn_out = 2 * static_cast<std::int64_t>(lstm_units);  // no int overflow
+  GN_REQUIRE(flat == rnn_out, "model config: the CNN branch flattens to ", flat,
+             " values but the BiLSTM branch gives 2 x ", lstm_units, " = ", rnn_out,
              "; the Add needs them equal");
   GN_REQUIRE(bn_momentum >= 0 && bn_momentum < 1 && bn_epsilon > 0, "model config: bad BatchNorm settings");
 }
@@ -67,23 +69,34 @@ nlohmann::json ModelConfig::to_json() const {
 }
 
 ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
+  // Every number range-checked before it is narrowed (bounds far above any real model, low
+  // enough that no size computed from them overflows 64 bits); validate() then checks that
+  // the pieces fit together.
+  const std::string what = "model config is malformed";
   ModelConfig c;
   try {
     GN_REQUIRE(j.is_object(), "model config is not a JSON object");
-    c.time_frames = j.at("time_frames").get<std::int64_t>();
-    c.freq_bins = j.at("freq_bins").get<std::int64_t>();
+    c.time_frames = json_int(j, "time_frames", 1, 1 << 20, what);
+    c.freq_bins = json_int(j, "freq_bins", 1, 1 << 16, what);
     c.conv.clear();
-    for (const auto& b : j.at("conv"))
-      c.conv.push_back({b.at("filters").get<int>(), b.at("kernel").get<int>(), b.at("stride").get<int>(),
-                        b.at("pool").get<bool>(), b.at("dropout").get<float>()});
-    c.cnn_dropout = j.at("cnn_dropout").get<float>();
-    c.rnn_freq_pools = j.at("rnn_freq_pools").get<int>();
-    c.lstm_units = j.at("lstm_units").get<int>();
-    c.lstm_layers = j.at("lstm_layers").get<int>();
-    c.rnn_dropout = j.at("rnn_dropout").get<float>();
-    c.classes = j.at("classes").get<int>();
-    c.bn_momentum = j.at("bn_momentum").get<float>();
-    c.bn_epsilon = j.at("bn_epsilon").get<float>();
+    const nlohmann::json& blocks = j.at("conv");
+    GN_REQUIRE(blocks.is_array() && blocks.size() <= 64, "model config: 'conv' must be an array of at most 64 blocks");
+    for (const auto& b : blocks) {
+      const std::string block = "model config: CNN block " + std::to_string(c.conv.size() + 1);
+      GN_REQUIRE(b.is_object() && b.contains("pool") && b.at("pool").is_boolean(), block, ": malformed");
+      c.conv.push_back({static_cast<int>(json_int(b, "filters", 1, 1 << 16, block)),
+                        static_cast<int>(json_int(b, "kernel", 1, 1024, block)),
+                        static_cast<int>(json_int(b, "stride", 1, 1024, block)), b.at("pool").get<bool>(),
+                        static_cast<float>(json_number(b, "dropout", 0.0, 1.0, block))});
+    }
+    c.cnn_dropout = static_cast<float>(json_number(j, "cnn_dropout", 0.0, 1.0, what));
+    c.rnn_freq_pools = static_cast<int>(json_int(j, "rnn_freq_pools", 0, 30, what));
+    c.lstm_units = static_cast<int>(json_int(j, "lstm_units", 1, 1 << 16, what));
+    c.lstm_layers = static_cast<int>(json_int(j, "lstm_layers", 1, 64, what));
+    c.rnn_dropout = static_cast<float>(json_number(j, "rnn_dropout", 0.0, 1.0, what));
+    c.classes = static_cast<int>(json_int(j, "classes", 2, 1 << 16, what));
+    c.bn_momentum = static_cast<float>(json_number(j, "bn_momentum", 0.0, 1.0, what));
+    c.bn_epsilon = static_cast<float>(json_number(j, "bn_epsilon", 0.0, 1.0, what));
   } catch (const nlohmann::json::exception& e) {
     GN_FAIL("model config is malformed: ", e.what());
   }

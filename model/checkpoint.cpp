@@ -1,6 +1,7 @@
 #include "model/checkpoint.h"
 
 #include <cmath>
+#include <iostream>
 #include <set>
 
 #include "engine/error.h"
@@ -11,8 +12,8 @@ namespace gn {
 namespace {
 
 // Metadata keys this module owns; `extra` may not use them.
-const std::set<std::string> kReservedKeys = {"format", "format_version", "model_config", "labels",
-                                             "frontend", "clip_scheme", "training"};
+const std::set<std::string> kReservedKeys = {"format",   "format_version", "model_config", "labels",
+                                             "frontend", "clip_scheme",    "training",     kChecksumKey};
 
 bool is_optimizer_tensor(const std::string& name) { return name == kOptimizerM || name == kOptimizerV; }
 
@@ -80,7 +81,7 @@ std::string serialize_checkpoint(const Checkpoint& c) {
   if (!c.frontend_json.empty()) metadata["frontend"] = c.frontend_json;
   if (!c.clip_scheme_json.empty()) metadata["clip_scheme"] = c.clip_scheme_json;
   if (!c.training_json.empty()) metadata["training"] = c.training_json;
-  return serialize_safetensors(c.tensors, metadata);
+  return serialize_safetensors(c.tensors, metadata, kChecksumKey);
 }
 
 void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
@@ -133,10 +134,24 @@ Checkpoint parse_checkpoint(const std::string& bytes, const std::string& source)
     if (!kReservedKeys.count(key)) c.extra[key] = value;
   c.tensors = file.tensors;
   check_checkpoint(c, source);
+  // Last, so a corruption that made a value non-finite is reported as that, naming the tensor.
+  const std::string checksum = metadata_or_empty(file, kChecksumKey);
+  if (!checksum.empty()) {
+    GN_REQUIRE(checksum == hex64(file.data_fnv1a64), source, ": the tensor data is corrupt (its checksum is ",
+               hex64(file.data_fnv1a64), ", the file records ", checksum,
+               "): the file was damaged after it was written; use another copy or checkpoint");
+    c.checksum_verified = true;
+  }
   return c;
 }
 
-Checkpoint load_checkpoint(const std::string& path) { return parse_checkpoint(read_file(path), path); }
+Checkpoint load_checkpoint(const std::string& path) {
+  Checkpoint c = parse_checkpoint(read_file(path), path);
+  if (!c.checksum_verified)
+    std::cerr << "genrenet: warning: " << path << " records no checksum of its tensor data (written by an older "
+              << "GenreNet or another tool): corruption of its values cannot be detected\n";
+  return c;
+}
 
 Checkpoint checkpoint_from_store(const ParameterStore& store, const ModelConfig& config,
                                  const std::vector<std::string>& labels) {

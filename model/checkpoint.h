@@ -8,12 +8,15 @@
 //   metadata  "format" = "genrenet-checkpoint", "format_version" = "1",
 //             "model_config" (ModelConfig::to_json), "labels" (JSON array, class index order),
 //             "frontend", "clip_scheme", "training" (JSON texts owned by their producers, stored
-//             and returned verbatim; "" = absent), plus any `extra` string entries.
+//             and returned verbatim; "" = absent), "data_fnv1a64" (checksum of the tensor
+//             bytes), plus any `extra` string entries.
 //
 // The reader treats the file as hostile: besides everything parse_safetensors rejects
 // (truncation, offsets past the end, duplicate JSON keys, impossible shapes), it rejects foreign
 // safetensors files, future format versions, malformed or inconsistent metadata and non-finite
-// values, each with one gn::Error naming the file and what is wrong. The writer refuses
+// values, a checksum that does not match the tensor bytes (one flipped bit anywhere in them),
+// each with one gn::Error naming the file and what is wrong. A file without a checksum (older,
+// or written by another tool) loads; load_checkpoint then warns on stderr. The writer refuses
 // non-finite values too, so a diverged run can never overwrite the last good checkpoint.
 #pragma once
 
@@ -31,6 +34,9 @@ inline constexpr const char* kCheckpointFormat = "genrenet-checkpoint";
 inline constexpr int kCheckpointVersion = 1;
 inline constexpr const char* kOptimizerM = "optimizer.m";  // Adam first moments, (P)
 inline constexpr const char* kOptimizerV = "optimizer.v";  // Adam second moments, (P)
+// Metadata key of hex64(fnv1a64(data block)) (engine/safetensors.h), written by every save and
+// verified by every load that finds it.
+inline constexpr const char* kChecksumKey = "data_fnv1a64";
 
 struct Checkpoint {
   ModelConfig config;
@@ -40,6 +46,7 @@ struct Checkpoint {
   std::string training_json;        // opaque JSON text ("" = none): seed, step, epoch, settings
   std::map<std::string, Tensor> tensors;     // store names (+ optimizer.m / optimizer.v), CPU
   std::map<std::string, std::string> extra;  // further metadata; keys must not be reserved ones
+  bool checksum_verified = false;            // set by parse_checkpoint when the file had one and it matched
 
   bool has_optimizer_state() const { return tensors.count(kOptimizerM) > 0; }
 };

@@ -28,6 +28,7 @@ nlohmann::ordered_json prediction_json(const SongPrediction& s, const std::vecto
   j["probability"] = s.probabilities[s.genre];
   j["majority_vote"] = labels[s.majority];
   j["probabilities"] = probabilities_json(s.probabilities, labels, options.top);
+  j["warnings"] = s.warnings;
   if (!options.clips) return j;
   nlohmann::ordered_json clips = nlohmann::ordered_json::array();
   for (std::size_t c = 0; c < s.clip_probabilities.size(); ++c) {

@@ -7,9 +7,11 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/strict_json.h"
 #include "layers/rcnn.h"
 #include "model/checkpoint.h"
 #include "model/metrics.h"
+#include "serve/song_check.h"
 
 namespace gn {
 
@@ -20,10 +22,12 @@ Predictor::Predictor(const std::string& checkpoint_path, Device device) : path_(
   GN_REQUIRE(!ck.frontend_json.empty(), checkpoint_path, ": the checkpoint records no front-end");
   GN_REQUIRE(!ck.clip_scheme_json.empty(), checkpoint_path, ": the checkpoint records no clip scheme");
   try {
-    frontend_ = FrontendConfig::from_json(nlohmann::json::parse(ck.frontend_json));
-    clips_ = ClipScheme::from_json(nlohmann::json::parse(ck.clip_scheme_json));
+    frontend_ = FrontendConfig::from_json(parse_json_strict(ck.frontend_json, "metadata 'frontend'"));
+    clips_ = ClipScheme::from_json(parse_json_strict(ck.clip_scheme_json, "metadata 'clip_scheme'"));
   } catch (const nlohmann::json::exception& e) {
     GN_FAIL(checkpoint_path, ": malformed front-end or clip scheme (", e.what(), ")");
+  } catch (const Error& e) {
+    GN_FAIL(checkpoint_path, ": ", e.what());
   }
   GN_REQUIRE(frontend_.frames == ck.config.time_frames && frontend_.bins() == ck.config.freq_bins, checkpoint_path,
              ": the front-end makes ", frontend_.frames, " x ", frontend_.bins(), " spectrograms but the model takes ",
@@ -85,6 +89,8 @@ std::vector<SongPrediction> Predictor::predict(const std::vector<Audio>& songs, 
                                           songs[s].sample_rate);
     out[s].source = songs[s].source;
     out[s].seconds = songs[s].seconds();
+    out[s].warnings = songs[s].warnings;
+    for (std::string& w : spectrum_warnings(songs[s])) out[s].warnings.push_back(std::move(w));
     out[s].clip_seconds = static_cast<double>(layout.length) / songs[s].sample_rate;
     for (std::int64_t c = 0; c < layout.count; ++c) {
       clip_song.push_back(static_cast<std::int64_t>(s));

@@ -35,6 +35,7 @@ struct SongPrediction {
   std::vector<std::vector<float>> clip_probabilities;  // (clips, classes)
   std::vector<double> clip_starts;    // seconds
   double clip_seconds = 0;            // length of one clip
+  std::vector<std::string> warnings;  // shown beside the prediction: degenerate spectrum, partial decode
 };
 
 class Predictor {

@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
@@ -14,9 +16,11 @@
 #include "engine/error.h"
 #include "serve/prediction_batcher.h"
 #include "serve/openapi.h"
+#include "serve/http_guard.h"
 #include "serve/prediction_json.h"
 #include "serve/predictor.h"
 #include "serve/server_page.h"
+#include "serve/song_check.h"
 
 namespace gn {
 namespace {
@@ -63,6 +67,64 @@ void refuse_method(const httplib::Request& req, httplib::Response& res) {
   send_error(res, 405, "method " + printable(req.method) + " not allowed on " + req.path + " (allowed: " + allow + ")");
 }
 
+// At most `slots` holders at once and `max_waiting` waiting; a caller beyond that is told so at
+// once (the server answers 503) instead of joining an unbounded queue.
+class WorkGate {
+ public:
+  enum class Result { Acquired, Full, Abandoned };
+  WorkGate(int slots, int max_waiting) : slots_(slots), max_waiting_(max_waiting) {}
+  // Waits for a slot while `abandoned()` stays false (checked every 100 ms).
+  Result acquire(const std::function<bool()>& abandoned) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (active_ < slots_ && waiting_ == 0) {
+      ++active_;
+      return Result::Acquired;
+    }
+    if (waiting_ >= max_waiting_) return Result::Full;
+    ++waiting_;
+    while (active_ >= slots_) {
+      if (abandoned()) {
+        --waiting_;
+        return Result::Abandoned;
+      }
+      freed_.wait_for(lock, std::chrono::milliseconds(100));
+    }
+    --waiting_;
+    ++active_;
+    return Result::Acquired;
+  }
+  void release() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    --active_;
+    freed_.notify_one();
+  }
+  int active() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return active_;
+  }
+  int waiting() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return waiting_;
+  }
+
+ private:
+  const int slots_, max_waiting_;
+  std::mutex mutex_;
+  std::condition_variable freed_;
+  int active_ = 0, waiting_ = 0;
+};
+
+GuardLimits guard_limits(const ServerOptions& o) {
+  GuardLimits g;
+  g.head_seconds = o.head_seconds;
+  g.request_seconds = o.request_seconds;
+  g.max_connections = o.max_connections;
+  g.max_connections_per_client = o.max_connections_per_client;
+  g.max_body_bytes = o.max_upload_bytes;
+  g.log = o.log_requests;
+  return g;
+}
+
 }  // namespace
 
 std::string sanitize_upload_name(const std::string& name) {
@@ -78,12 +140,18 @@ std::string sanitize_upload_name(const std::string& name) {
 struct Server::Impl {
   Predictor& predictor;
   ServerOptions options;
-  httplib::Server http;
-  PredictionBatcher batcher;  // one model thread; concurrent uploads share its batches
-  std::string model_json;    // GET /api/model, computed once
+  GuardedHttpServer http;
+  WorkGate work;               // uploads decoded and classified at once, and waiting
+  PredictionBatcher batcher;   // one model thread; concurrent uploads share its batches
+  std::string model_json;      // GET /api/model, computed once
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
-  Impl(Predictor& p, ServerOptions o) : predictor(p), options(std::move(o)), batcher(p) {}
+  Impl(Predictor& p, ServerOptions o)
+      : predictor(p),
+        options(std::move(o)),
+        http(guard_limits(options)),
+        work(options.threads, options.queue),
+        batcher(p) {}
 
   void routes();
   void predict(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader);
@@ -94,7 +162,8 @@ struct Server::Impl {
       return send_error(res, 413, "upload larger than the server's limit of " +
                                       std::to_string(options.max_upload_bytes) + " bytes");
     send_error(res, 400, "the request body could not be read (malformed multipart or chunked encoding, "
-                         "or the client stopped sending)");
+                         "or the client stopped sending or did not finish within " +
+                             std::to_string(static_cast<int>(options.request_seconds)) + " s)");
   }
 };
 
@@ -114,6 +183,8 @@ void Server::Impl::routes() {
     send_json(res, 200,
               {{"status", "ok"},
                {"device", predictor.device().str()},
+               {"uploads_running", work.active()},
+               {"uploads_waiting", work.waiting()},
                {"model", std::filesystem::path(predictor.checkpoint()).filename().string()},
                {"uptime_seconds", up}});
   });
@@ -219,19 +290,37 @@ void Server::Impl::predict(const httplib::Request& req, httplib::Response& res, 
   name = sanitize_upload_name(name);
   if (bytes.empty()) return send_error(res, 400, name + ": empty upload (0 bytes)");
 
+  // Decoding and classifying are the heavy part: a bounded number at once, a bounded queue.
+  switch (work.acquire(GuardedHttpServer::client_gone)) {
+    case WorkGate::Result::Full:
+      res.set_header("Retry-After", "5");
+      return send_error(res, 503, "busy: " + std::to_string(options.threads) + " uploads are being classified and " +
+                                      std::to_string(options.queue) + " are waiting; retry later");
+    case WorkGate::Result::Abandoned:
+      return send_error(res, 503, "the client went away or the server is stopping");
+    case WorkGate::Result::Acquired:
+      break;
+  }
+  struct Release {
+    WorkGate& gate;
+    ~Release() { gate.release(); }
+  } release{work};
   Audio audio;
   try {
-    const double seconds = audio_memory_seconds(bytes, name);
-    if (seconds > options.max_song_seconds)
-      return send_error(res, 413, name + ": " + std::to_string(static_cast<long long>(seconds)) +
-                                      " s of audio, above the server's limit of " +
-                                      std::to_string(static_cast<long long>(options.max_song_seconds)) + " s");
-    audio = decode_audio_memory(bytes, name);
+    DecodeLimits limits = DecodeLimits::for_seconds(options.max_song_seconds);
+    limits.cancelled = GuardedHttpServer::client_gone;  // nobody waits for the answer any more
+    audio = decode_audio_memory(bytes, name, limits);
   } catch (const Error& e) {
-    return send_error(res, 415, e.what());  // not audio, corrupt, truncated, no samples
+    if (GuardedHttpServer::client_gone()) return send_error(res, 503, "the client went away");
+    const std::string what = e.what();
+    // Too long / too much audio is a size limit (413); everything else is unreadable input.
+    const bool too_big = what.find(": too long (") != std::string::npos ||
+                         what.find(": too much audio to decode (") != std::string::npos;
+    return send_error(res, too_big ? 413 : 415, what);
   }
   try {
     predictor.require_long_enough(audio);
+    refuse_silence(audio);
   } catch (const Error& e) {
     return send_error(res, 422, e.what());  // valid audio the model cannot classify
   }
@@ -253,6 +342,13 @@ Server::Server(Predictor& predictor, ServerOptions options) : impl_(std::make_un
   GN_REQUIRE(!o.host.empty(), "serve: empty --host");
   GN_REQUIRE(o.port >= 0 && o.port <= 65535, "serve: --port ", o.port, " is outside 0..65535");
   GN_REQUIRE(o.threads >= 1 && o.threads <= 256, "serve: --threads ", o.threads, " is outside 1..256");
+  GN_REQUIRE(o.queue >= 0 && o.queue <= 4096, "serve: --queue ", o.queue, " is outside 0..4096");
+  GN_REQUIRE(o.max_connections >= 1 && o.max_connections <= 4096, "serve: --max-connections ", o.max_connections,
+             " is outside 1..4096");
+  GN_REQUIRE(o.max_connections_per_client >= 1 && o.max_connections_per_client <= o.max_connections,
+             "serve: --max-client-connections ", o.max_connections_per_client, " is outside 1..", o.max_connections);
+  GN_REQUIRE(o.request_seconds > 0 && o.head_seconds > 0 && o.shutdown_grace_seconds >= 0,
+             "serve: timeouts must be positive");
   GN_REQUIRE(o.max_upload_bytes >= 1, "serve: the upload limit must be positive");
   GN_REQUIRE(o.max_song_seconds > 0, "serve: the song length limit must be positive");
 
@@ -266,8 +362,6 @@ Server::Server(Predictor& predictor, ServerOptions options) : impl_(std::make_un
                             {"max_song_seconds", o.max_song_seconds}}) +
                        "\n";
   httplib::Server& http = impl_->http;
-  const int threads = o.threads;
-  http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
   // httplib's default sets SO_REUSEPORT, which lets a second server bind the same port and take
   // half its connections; SO_REUSEADDR alone still allows a quick restart (TIME_WAIT).
   http.set_socket_options([](socket_t sock) {
@@ -275,10 +369,7 @@ Server::Server(Predictor& predictor, ServerOptions options) : impl_(std::make_un
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
   http.set_payload_max_length(static_cast<std::size_t>(o.max_upload_bytes));
-  http.set_read_timeout(30);   // a slow upload of 50 MB on a slow link; stalls end here
-  http.set_write_timeout(30);
-  // An idle keep-alive connection holds a worker of the bounded pool until this passes.
-  http.set_keep_alive_timeout(2);
+  // Reading and writing deadlines are the guard's (one per request, not per read).
   http.set_default_headers({{"X-Content-Type-Options", "nosniff"}, {"Referrer-Policy", "no-referrer"}});
   impl_->routes();
 }
@@ -299,6 +390,6 @@ int Server::bind() {
 
 void Server::run() { impl_->http.listen_after_bind(); }
 
-void Server::stop() { impl_->http.stop(); }
+void Server::stop() { impl_->http.begin_shutdown(impl_->options.shutdown_grace_seconds); }
 
 }  // namespace gn

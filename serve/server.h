@@ -9,14 +9,20 @@
 //
 // Hardening: uploads are decoded from memory (nothing is ever written to disk, so no name from
 // a request reaches the file system); the body limit is enforced while reading, before a body is
-// held whole (a Content-Length above it is refused unread when the client asked "Expect:
-// 100-continue", and read-and-discarded otherwise); the decoded length is checked from the file's
-// header before decoding; bad uploads are 4xx with a message, never a guessed genre.
+// held whole (a Content-Length above it is refused at once, unread); the decoded size (length,
+// and samples x channels) is checked from the file's header before decoding and again while
+// decoding; bad uploads are 4xx with a message, never a guessed genre.
 //
-// Concurrency: a fixed pool of `threads` workers accepts, reads and decodes requests in parallel
-// and hands the decoded songs to a PredictionBatcher: one model thread owns the Predictor (its
-// Context and scratch tensors) and runs the songs waiting together, their clips sharing
-// batches (train/prediction_batcher.h).
+// Slow and heavy clients (serve/http_guard.h): every connection has a thread of its own, within
+// caps per client address and in all; the head and the whole request each have one deadline;
+// malformed or ambiguous heads are refused before routing. Decoding and classifying run for at
+// most `threads` uploads at once, at most `queue` more wait, and beyond that an upload is
+// answered 503 with Retry-After; health checks and the page never wait for them. Work whose
+// client has gone is abandoned between decoding blocks.
+//
+// Decoded songs go to a PredictionBatcher: one model thread owns the Predictor (its Context and
+// scratch tensors) and runs the songs waiting together, their clips sharing batches
+// (serve/prediction_batcher.h).
 #pragma once
 
 #include <cstdint>
@@ -30,10 +36,17 @@ class Predictor;
 struct ServerOptions {
   std::string host = "127.0.0.1";  // loopback unless asked otherwise
   int port = 8080;                 // 0: any free port (bind() returns it)
-  int threads = 4;                 // worker pool size (bounded; connections beyond it queue)
+  int threads = 4;                 // uploads decoded and classified at once
+  int queue = 16;                  // uploads waiting for one of `threads`; more get 503
+  int max_connections = 128;       // connections held at once (more get 503 at once)
+  int max_connections_per_client = 16;  // ... from one client address
+  double request_seconds = 120;    // deadline for a whole request (head + body) to arrive
+  double head_seconds = 10;        // deadline for its head (request line + headers)
+  double shutdown_grace_seconds = 5;  // stop(): requests in flight get this long, then are dropped
   std::int64_t max_upload_bytes = std::int64_t{50} << 20;
-  // Longer uploads are refused from their header, before decoding: this bounds the memory one
-  // request can take (600 s of 48 kHz stereo float is 230 MB before the mixdown).
+  // Longer uploads are refused from their header, before decoding, and while decoding when the
+  // header lied; with DecodeLimits::for_seconds this also bounds samples x channels. Decoding
+  // streams, so one request holds the upload and the mono 22050 Hz song (600 s: 53 MB).
   double max_song_seconds = 600;
   bool log_requests = true;        // one line per request on stderr
 };
@@ -49,10 +62,12 @@ class Server {
   // Binds the listening socket; returns the port (the chosen one when options.port == 0).
   // Throws gn::Error when the address cannot be bound (in use, bad host, no permission).
   int bind();
-  // Serves until stop(); returns after in-flight requests have been answered.
+  // Serves until stop(); returns after in-flight requests have been answered or dropped.
   void run();
-  // Stops accepting and makes run() return. Safe from any thread (not from a signal handler:
-  // `genrenet serve` waits for signals on a thread of its own and calls this).
+  // Stops accepting at once, drops connections still sending their head, gives requests in
+  // flight options.shutdown_grace_seconds, then shuts their connections (their work stops at
+  // its next check). Safe from any thread (not from a signal handler: `genrenet serve` waits
+  // for signals on a thread of its own and calls this).
   void stop();
 
  private:

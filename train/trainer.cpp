@@ -22,6 +22,7 @@
 #include "engine/ops.h"
 #include "engine/safetensors.h"
 #include "engine/version.h"
+#include "engine/strict_json.h"
 #include "kernels/philox.h"
 #include "layers/frontend.h"
 #include "layers/model_config.h"
@@ -217,7 +218,18 @@ Prepared prepare(const TrainOptions& o, std::ostream& log, const Communicator& c
       std::cerr << "warning: --resume: " << last << " records no data-set fingerprint (an older run); "
                 << "the songs cannot be checked\n";
     }
-    p.start_epoch = training.at("epoch").get<int>();
+    // The learning rate is not part of the identity (a schedule may change it on purpose), but
+    // a silent change is refused: the user says so with --allow-lr-change.
+    if (training.contains("lr") && training.at("lr").is_number() && training.at("lr").get<double>() != o.lr &&
+        !o.allow_lr_change)
+      GN_FAIL("--resume: ", last, " was trained with --lr ", training.at("lr").get<double>(), ", this run asks for ",
+              o.lr, "; pass --lr ", training.at("lr").get<double>(),
+              " to continue as it was, or --allow-lr-change to continue with ", o.lr);
+    try {
+      p.start_epoch = static_cast<int>(json_int(training, "epoch", 0, 1000000, "training state"));
+    } catch (const Error& e) {
+      GN_FAIL("--resume: ", last, ": ", e.what());
+    }
     if (training.contains("best_val_loss") && training.at("best_val_loss").is_number())
       p.best_val_loss = training.at("best_val_loss").get<double>();
     p.best_epoch = training.value("best_epoch", 0);
@@ -310,6 +322,17 @@ Evaluation evaluate(Context& ctx, RCNN& model, const Dataset& data, const Fronte
   return e;
 }
 
+// Every value of `t` (any device) is finite. One host copy of the flat parameter buffer per
+// step: small next to the step itself.
+bool all_finite(const Tensor& t) {
+  if (!t.defined()) return true;
+  const Tensor host = t.device().is_cpu() ? t : t.to(Device::cpu());
+  const float* p = host.data();
+  for (std::int64_t i = 0; i < host.numel(); ++i)
+    if (!std::isfinite(p[i])) return false;
+  return true;
+}
+
 std::string json_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v).dump() : "null"; }
 
 // Ctrl-C during training: the handler only raises a flag (async-signal-safe) and gives SIGINT
@@ -386,6 +409,33 @@ std::vector<std::int64_t> shuffled_order(std::int64_t n, std::uint64_t seed, std
 
 namespace {
 
+// A split that would make the run's numbers meaningless is refused before any training: a
+// genre absent from validation or test counts as 0 in their macro averages, and an empty
+// validation side leaves the "best" checkpoint chosen from nothing.
+void refuse_meaningless_split(const Dataset& data, const SplitConfig& config, const Split& split,
+                              const std::string& data_dir) {
+  // The song split rounds each genre's share: 10% of n songs is at least one song from n = 5.
+  const double smallest = std::min(config.val_fraction, config.test_fraction);
+  const int enough = smallest > 0 ? static_cast<int>(std::ceil(0.5 / smallest - 1e-9)) : 0;
+  GN_REQUIRE(!split.val.empty(), "data set ", data_dir, ": the validation side of the ", config.str(),
+             " is empty, so there would be nothing to choose the best checkpoint by",
+             config.kind == SplitConfig::Kind::Song && enough > 0
+                 ? "; give every genre at least " + std::to_string(enough) + " songs"
+                 : std::string("; list validation songs"));
+  if (config.kind != SplitConfig::Kind::Song || smallest <= 0) return;
+  const auto& labels = data.labels();
+  std::vector<int> in_val(labels.size(), 0), in_test(labels.size(), 0), songs(labels.size(), 0);
+  for (const SongEntry& song : data.songs()) ++songs[song.label];
+  for (const std::int64_t s : split.val_songs) ++in_val[data.songs()[s].label];
+  for (const std::int64_t s : split.test_songs) ++in_test[data.songs()[s].label];
+  for (std::size_t g = 0; g < labels.size(); ++g)
+    GN_REQUIRE(in_val[g] > 0 && in_test[g] > 0, "data set ", data_dir, ": genre '", labels[g], "' has ", songs[g],
+               " usable song", songs[g] == 1 ? "" : "s", ", too few for the song split to put one in ",
+               in_val[g] == 0 ? "validation" : "test",
+               " (its per-genre and macro-averaged scores would count it as 0); give every genre at least ", enough,
+               " songs");
+}
+
 // FNV-1a of a list of clip indices: ranks compare their splits through it.
 std::uint64_t index_checksum(const std::vector<std::int64_t>& v) {
   std::uint64_t h = 1469598103934665603ull;
@@ -406,6 +456,7 @@ Dataset load_data(Context& ctx, const TrainOptions& o, Prepared& p, Split& split
              "shorter than one clip)");
   split = make_split(data, p.split, &log);
   log << split_table_text(data, split, p.split.kind == SplitConfig::Kind::Clip);
+  refuse_meaningless_split(data, p.split, split, o.data_dir);
   if (comm.is_root()) write_split_lists(o.out_dir, data, split);
   if (!p.resume_from) data.fit_normalization(p.frontend, split.train);
   // Every rank decoded the data set itself (the cache files are written atomically, so ranks
@@ -490,6 +541,13 @@ struct StepPlace {
   std::string last_good;             // the checkpoint a user falls back to
 };
 
+// One message for every way a run diverges, naming the step and the last good checkpoint.
+[[noreturn]] void diverged(const StepPlace& place, std::int64_t global_step, const std::string& what, double lr) {
+  GN_FAIL("training diverged at global step ", global_step, " (epoch ", place.epoch, ", step ", place.step + 1, " of ",
+          place.steps, "): ", what, "; try a smaller --lr (now ", lr, "). The last good checkpoint is ",
+          place.last_good);
+}
+
 // One optimisation step on one global batch, the same path for 1..N shards. The batch's
 // `count` clips are cut into `shards` contiguous shards; shard q is computed by rank
 // q / simulate_ranks (one shard per rank under mpirun, all of them on one process with
@@ -540,11 +598,11 @@ class TrainStep {
       ensure_tensor(probs_, logits.shape(), ctx_.device());
       ensure_tensor(dlogits_, logits.shape(), ctx_.device());
       const double loss = softmax_cross_entropy(ctx_, probs_, dlogits_, logits, batch_.onehot);
-      GN_REQUIRE(std::isfinite(loss), "training stopped: the loss became ", std::isnan(loss) ? "NaN" : "infinite",
-                 " at epoch ", place.epoch, ", step ", place.step + 1, " of ", place.steps, " (global step ",
-                 adam_.t() + 1,
-                 shards_ > 1 ? ", shard " + std::to_string(q) + " of " + std::to_string(shards_) : std::string(),
-                 "); try a smaller --lr. The last good checkpoint is ", place.last_good);
+      if (!std::isfinite(loss))
+        diverged(place, adam_.t() + 1,
+                 std::string("the loss became ") + (std::isnan(loss) ? "NaN" : "infinite") +
+                     (shards_ > 1 ? " (shard " + std::to_string(q) + " of " + std::to_string(shards_) + ")" : ""),
+                 o_.lr);
       totals.correct += count_correct(ctx_, probs_, batch_.onehot);
       totals.loss_sum += loss * static_cast<double>(n);
       totals.seen += static_cast<std::int64_t>(n);
@@ -741,6 +799,10 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
       const std::size_t begin = static_cast<std::size_t>(place.step) * o.batch;
       const std::size_t count = std::min<std::size_t>(o.batch, order.size() - begin);
       step.run(order, begin, count, place, totals);
+      // A huge --lr can throw the parameters (or, through them, the BatchNorm moving statistics)
+      // to Inf/NaN while this step's loss was still finite.
+      if (!all_finite(model.store().params()) || !all_finite(model.store().buffers()))
+        diverged(place, adam.t(), "the parameters or BatchNorm statistics became non-finite", o.lr);
       const double seen = static_cast<double>(std::max<std::int64_t>(totals.seen, 1));
       if (bar)
         bar->advance(static_cast<std::int64_t>(count),

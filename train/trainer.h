@@ -44,6 +44,7 @@ struct TrainOptions {
   std::string out_dir = "run";
   bool resume = false;
   std::string model = "reference";   // reference (docs/design.md) | tiny (16 x 36 inputs, for tests)
+  bool allow_lr_change = false;      // --resume with another --lr than the run's (refused otherwise)
   double clip_seconds = 0;           // 0: the front-end's default (logstft 3 s, seed: reference)
   // BatchNorm moving-average momentum; 0 = the model's (Keras's 0.99). Short runs (the demo)
   // take a smaller one: with 0.99 the moving statistics still weigh their initial values by
