@@ -76,6 +76,7 @@ int run_demo(const std::vector<std::string>& argv) {
   o.clip_seconds = args.number("clip-seconds", 0, 0, 600);
   o.batch = kBatch;
   o.bn_momentum = kBnMomentum;
+  o.cosine_lr = true;
   o.progress = !args.flag("quiet");
   const int songs = static_cast<int>(args.integer("songs-per-genre", kSongsPerGenre, 2, 100000));
   const double seconds = args.number("seconds", kSongSeconds, 1, 600);

@@ -49,8 +49,12 @@ std::string fixed(double v, int decimals) {
 // The settings that must not change across --resume (they decide the split, the batches and
 // the random streams), as stored in the checkpoint's "training" metadata.
 nlohmann::json identity_settings(const TrainOptions& o) {
-  return {{"frontend", o.frontend}, {"split", o.split}, {"batch", o.batch},
+  nlohmann::json j = {{"frontend", o.frontend}, {"split", o.split}, {"batch", o.batch},
           {"seed", std::to_string(o.seed)}, {"model", o.model}, {"clip_seconds", o.clip_seconds}};
+  // (A cosine schedule spans the whole run, so its length is part of the identity; the key is
+  // absent for a constant rate, so earlier checkpoints still resume.)
+  if (o.cosine_lr) j["lr_schedule"] = "cosine over " + std::to_string(o.epochs) + " epochs";
+  return j;
 }
 
 struct Prepared {
@@ -367,7 +371,7 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
       {"train / val / test clips", std::to_string(split.train.size()) + " / " + std::to_string(split.val.size()) +
                                        " / " + std::to_string(split.test.size())},
       {"model", o.model + " (" + std::to_string(model.store().num_params()) + " parameters)"},
-      {"optimiser", "Adam (Keras): lr " + fixed(o.lr, 4) + ", beta1 0.9, beta2 0.999, eps 1e-7"},
+      {"optimiser", "Adam (Keras): lr " + fixed(o.lr, 4) + (o.cosine_lr ? " (half cosine to 0)" : "") + ", beta1 0.9, beta2 0.999, eps 1e-7"},
       {"loss", "categorical cross-entropy"},
       {"epochs", std::to_string(o.epochs)},
       {"batch", std::to_string(o.batch)},
@@ -426,6 +430,12 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
     double loss_sum = 0;
     std::int64_t correct = 0, seen = 0;
     const std::int64_t steps = (static_cast<std::int64_t>(order.size()) + o.batch - 1) / o.batch;
+    // The rate of global step adam.t() (0-based): every epoch has `steps` steps.
+    auto schedule_lr = [&] {
+      if (!o.cosine_lr) return;
+      const double progress = static_cast<double>(adam.t()) / static_cast<double>(steps * o.epochs);
+      adam.set_lr(static_cast<float>(o.lr * 0.5 * (1.0 + std::cos(3.141592653589793 * progress))));
+    };
     std::optional<ProgressBar> bar;
     if (o.progress)
       bar.emplace("epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs),
@@ -469,6 +479,7 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
       }
       ops::scale(ctx, grads, grad_sum, 1.0f);  // a copy (x * 1 is exact)
       comm.allreduce_sum(ctx, grads, "the gradient all-reduce");
+      schedule_lr();
       adam.step(ctx, model.store().params(), grads);
     };
     for (std::int64_t s = 0; s < steps; ++s) {
@@ -500,6 +511,7 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
       loss_sum += loss * static_cast<double>(count);
       seen += static_cast<std::int64_t>(count);
       model.backward(ctx, dlogits);
+      schedule_lr();
       adam.step(ctx, model.store().params(), model.store().grads());
       if (bar)
         bar->advance(static_cast<std::int64_t>(count),
@@ -545,7 +557,7 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
     m.train_accuracy = static_cast<double>(correct) / static_cast<double>(seen);
     m.val_loss = val.loss;
     m.val_accuracy = val.accuracy;
-    m.lr = o.lr;
+    m.lr = adam.options().lr;  // the last step's rate
     m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
     m.clips_per_second = train_seconds > 0 ? static_cast<double>(seen) / train_seconds : 0;
     p.history.push_back(m);
