@@ -1,12 +1,12 @@
 // `genrenet import-keras MODEL.json WEIGHTS.h5 -o model.safetensors`: converts the published
-// reference Keras model into a GenreNet checkpoint (train/keras_import.h does the work).
+// reference Keras model into a GenreNet checkpoint (model/keras_import.h does the work).
 #include <iostream>
 
 #include "apps/args.h"
 #include "apps/command.h"
 #include "engine/error.h"
-#include "train/checkpoint.h"
-#include "train/keras_import.h"
+#include "model/checkpoint.h"
+#include "model/keras_import.h"
 
 namespace gn::app {
 namespace {

@@ -7,11 +7,11 @@
 
 #include "apps/args.h"
 #include "apps/command.h"
+#include "data/audio.h"
 #include "engine/error.h"
-#include "train/audio.h"
-#include "train/metrics.h"
-#include "train/prediction_json.h"
-#include "train/predictor.h"
+#include "model/metrics.h"
+#include "serve/prediction_json.h"
+#include "serve/predictor.h"
 
 namespace gn::app {
 namespace {

@@ -1,4 +1,4 @@
-// `genrenet serve`: the web page and JSON API that classify uploaded songs (train/server.h).
+// `genrenet serve`: the web page and JSON API that classify uploaded songs (serve/server.h).
 #include <signal.h>
 #include <unistd.h>
 
@@ -12,8 +12,8 @@
 #include "apps/args.h"
 #include "apps/command.h"
 #include "engine/error.h"
-#include "train/predictor.h"
-#include "train/server.h"
+#include "serve/predictor.h"
+#include "serve/server.h"
 
 namespace gn::app {
 namespace {

@@ -1,9 +1,9 @@
-// `genrenet synth`: writes the synthetic GTZAN data set (train/synth.h).
+// `genrenet synth`: writes the synthetic GTZAN data set (data/synth.h).
 #include <iostream>
 
 #include "apps/args.h"
 #include "apps/command.h"
-#include "train/synth.h"
+#include "data/synth.h"
 
 namespace gn::app {
 namespace {

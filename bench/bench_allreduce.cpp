@@ -1,4 +1,4 @@
-// The gradient all-reduce of data-parallel training at the reference model's size (issue 10):
+// The gradient all-reduce of data-parallel training at the reference model's size:
 //   mpirun --allow-run-as-root -np 2 build/bin/bench_allreduce [repeats]
 // Rank 0 prints the mean time of one in-place MPI_Allreduce (SUM) over the flat gradient buffer
 // (P floats of the reference RCNN), and the bus bandwidth it implies (ring: 2 (n-1)/n x bytes).

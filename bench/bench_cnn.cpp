@@ -1,4 +1,4 @@
-// The RCNN's CNN-side layers at their real shapes, batch 32 (DESIGN.md): each conv block's
+// The RCNN's CNN-side layers at their real shapes, batch 32 (docs/design.md): each conv block's
 // Conv2D (+ReLU), BatchNorm and MaxPool forward + backward, and the whole CNN branch, on the
 // CPU and (registered only when a device answers) on CUDA. Conv FLOP/s counts the GEMMs.
 //

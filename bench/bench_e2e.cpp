@@ -1,4 +1,4 @@
-// End-to-end benchmarks of the whole RCNN at its real shapes (DESIGN.md):
+// End-to-end benchmarks of the whole RCNN at its real shapes (docs/design.md):
 //   train_step       one batch-32 training step: forward (Train), softmax cross-entropy,
 //                    backward, Adam
 //   infer_model      inference on the 19 clips of one 30 s song, model only (the PyTorch peer
@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "data/clips.h"
 #include "engine/context.h"
 #include "engine/device.h"
 #include "engine/tensor.h"
@@ -29,7 +30,6 @@
 #include "layers/rcnn.h"
 #include "layers/softmax_xent.h"
 #include "train/adam.h"
-#include "train/clips.h"
 
 namespace {
 

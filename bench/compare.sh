@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GenreNet vs its peers, back to back in one run (issue 8). From a fresh clone:
+# GenreNet vs its peers, back to back in one run. From a fresh clone:
 #
 #   bench/compare.sh [--repeats R] [--threads T] [--build DIR] [--out FILE]
 #

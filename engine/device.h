@@ -19,14 +19,6 @@ struct Device {
   std::string str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }
 };
 
-// True when this binary was built with the CUDA path.
-constexpr bool built_with_cuda() {
-#if GENRENET_WITH_CUDA
-  return true;
-#else
-  return false;
-#endif
-}
 
 // Number of CUDA devices that answer, and if none, why (driver missing, no device, CPU-only
 // build). Never throws, never hangs on a machine with the toolkit but no driver.

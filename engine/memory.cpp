@@ -31,7 +31,6 @@ class DeviceCache {
     if (it != free_.end()) {
       void* p = it->second;
       free_.erase(it);
-      in_use_ += size;
       return p;
     }
     int previous = 0;
@@ -46,23 +45,12 @@ class DeviceCache {
     }
     cudaSetDevice(previous);
     GN_CHECK_CUDA(status);
-    reserved_ += size;
-    in_use_ += size;
     return p;
   }
   void release(void* p, std::size_t bytes, int device) {
     const std::size_t size = rounded(bytes);
     std::lock_guard<std::mutex> lock(mutex_);
     free_.insert({{device, size}, p});
-    in_use_ -= size;
-  }
-  DeviceMemoryStats stats() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return {reserved_, in_use_};
-  }
-  void release_all() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    release_locked();
   }
 
  private:
@@ -70,15 +58,11 @@ class DeviceCache {
     return bytes < (1u << 20) ? round_up(bytes == 0 ? 1 : bytes, 512) : round_up(bytes, 2u << 20);
   }
   void release_locked() {
-    for (auto& [key, p] : free_) {
-      cudaFree(p);
-      reserved_ -= key.second;
-    }
+    for (auto& entry : free_) cudaFree(entry.second);
     free_.clear();
   }
   std::mutex mutex_;
   std::multimap<std::pair<int, std::size_t>, void*> free_;
-  std::size_t reserved_ = 0, in_use_ = 0;
 };
 
 DeviceCache& device_cache() {
@@ -123,20 +107,6 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
 #else
   GN_FAIL("cannot copy between ", src_device.str(), " and ", dst_device.str(),
           ": this build of GenreNet has no CUDA path");
-#endif
-}
-
-DeviceMemoryStats device_memory_stats() {
-#if GENRENET_WITH_CUDA
-  return device_cache().stats();
-#else
-  return {};
-#endif
-}
-
-void release_cached_device_memory() {
-#if GENRENET_WITH_CUDA
-  device_cache().release_all();
 #endif
 }
 

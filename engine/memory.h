@@ -33,13 +33,4 @@ class Storage {
 // Synchronous with respect to the host when either side is the host.
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, std::size_t bytes);
 
-// Statistics of the device caching allocator (bytes held from the driver / handed out).
-struct DeviceMemoryStats {
-  std::size_t reserved = 0;
-  std::size_t in_use = 0;
-};
-DeviceMemoryStats device_memory_stats();
-// Returns every cached, unused device block to the driver.
-void release_cached_device_memory();
-
 }  // namespace gn

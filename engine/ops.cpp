@@ -16,7 +16,7 @@ void check_same(const char* op, Context& ctx, const Tensor& a, const Tensor& b) 
 // Runs the CUDA twin when the context is CUDA, else the CPU launcher with `functor`.
 #if GENRENET_WITH_CUDA
 #define GN_DISPATCH(cuda_call, cpu_body) \
-  if (ctx.is_cuda()) return cuda_impl::cuda_call; \
+  if (ctx.is_cuda()) return cuda::cuda_call; \
   cpu_body
 #else
 #define GN_DISPATCH(cuda_call, cpu_body) cpu_body
@@ -25,6 +25,11 @@ void check_same(const char* op, Context& ctx, const Tensor& a, const Tensor& b) 
 void fill(Context& ctx, Tensor& y, float value) {
   check_same("fill", ctx, y, y);
   GN_DISPATCH(fill(ctx, y, value), cpu::for_each(y.numel(), fn::Fill{y.data(), value});)
+}
+
+void copy(Context& ctx, Tensor& y, const Tensor& x) {
+  check_same("copy", ctx, y, x);
+  GN_DISPATCH(copy(ctx, y, x), cpu::for_each(y.numel(), fn::Copy{y.data(), x.data()});)
 }
 
 void scale(Context& ctx, Tensor& y, const Tensor& x, float alpha) {
@@ -47,13 +52,6 @@ void add(Context& ctx, Tensor& out, const Tensor& a, const Tensor& b) {
 void relu(Context& ctx, Tensor& y, const Tensor& x) {
   check_same("relu", ctx, y, x);
   GN_DISPATCH(relu(ctx, y, x), cpu::for_each(y.numel(), fn::Relu{y.data(), x.data()});)
-}
-
-void relu_backward(Context& ctx, Tensor& dx, const Tensor& dy, const Tensor& y) {
-  check_same("relu_backward", ctx, dx, dy);
-  check_same("relu_backward", ctx, dx, y);
-  GN_DISPATCH(relu_backward(ctx, dx, dy, y),
-              cpu::for_each(dx.numel(), fn::ReluBackward{dx.data(), dy.data(), y.data()});)
 }
 
 void uniform(Context& ctx, Tensor& y, float lo, float hi, std::uint64_t seed, std::uint64_t step,

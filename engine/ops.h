@@ -10,11 +10,11 @@
 namespace gn::ops {
 
 void fill(Context& ctx, Tensor& y, float value);
+void copy(Context& ctx, Tensor& y, const Tensor& x);                             // y = x (on ctx's stream)
 void scale(Context& ctx, Tensor& y, const Tensor& x, float alpha);               // y = a x
 void axpby(Context& ctx, Tensor& y, const Tensor& x, float alpha, float beta);   // y = a x + b y
 void add(Context& ctx, Tensor& out, const Tensor& a, const Tensor& b);           // out = a + b
 void relu(Context& ctx, Tensor& y, const Tensor& x);
-void relu_backward(Context& ctx, Tensor& dx, const Tensor& dy, const Tensor& y);
 // y ~ U[lo, hi) from Philox (seed, step, stream): identical on CPU and CUDA.
 void uniform(Context& ctx, Tensor& y, float lo, float hi, std::uint64_t seed, std::uint64_t step,
              std::uint32_t stream);
@@ -30,16 +30,16 @@ void check_same(const char* op, Context& ctx, const Tensor& a, const Tensor& b);
 
 #if GENRENET_WITH_CUDA
 // The CUDA twins, defined in engine/ops.cu.
-namespace gn::ops::cuda_impl {
+namespace gn::cuda {
 void fill(Context&, Tensor&, float);
+void copy(Context&, Tensor&, const Tensor&);
 void scale(Context&, Tensor&, const Tensor&, float);
 void axpby(Context&, Tensor&, const Tensor&, float, float);
 void add(Context&, Tensor&, const Tensor&, const Tensor&);
 void relu(Context&, Tensor&, const Tensor&);
-void relu_backward(Context&, Tensor&, const Tensor&, const Tensor&);
 void uniform(Context&, Tensor&, float, float, std::uint64_t, std::uint64_t, std::uint32_t);
 double sum(Context&, const Tensor&);
 double sum_of_squares(Context&, const Tensor&);
 std::int64_t count_non_finite(Context&, const Tensor&);
-}  // namespace gn::ops::cuda_impl
+}  // namespace gn::cuda
 #endif

@@ -9,8 +9,8 @@
 
 #include "engine/error.h"
 #include "engine/params.h"
-#include "train/checkpoint.h"
-#include "train/keras_import.h"
+#include "model/checkpoint.h"
+#include "model/keras_import.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string bytes(reinterpret_cast<const char*>(data), size);

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "engine/error.h"
-#include "train/keras_import.h"
+#include "model/keras_import.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 4) return 0;

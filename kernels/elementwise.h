@@ -1,6 +1,6 @@
-// Elementwise and reduction bodies, written once for both launchers (DESIGN.md principle 2).
+// Elementwise and reduction bodies, written once for both launchers (docs/design.md, "The CPU / CUDA contract").
 // Each functor holds raw pointers and computes one index; kernels/launch_cpu.h runs it in an
-// OpenMP loop and kernels/launch_cuda.cuh in a grid-stride kernel.
+// OpenMP loop and engine/launch_cuda.cuh in a grid-stride kernel.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +14,12 @@ struct Fill {  // y[i] = value
   float* y;
   float value;
   GN_HD void operator()(index_t i) const { y[i] = value; }
+};
+
+struct Copy {  // y[i] = x[i]
+  float* y;
+  const float* x;
+  GN_HD void operator()(index_t i) const { y[i] = x[i]; }
 };
 
 struct Scale {  // y[i] = alpha * x[i]

@@ -1,5 +1,5 @@
 // The CPU launchers: run a __host__ __device__ functor over an index range in an OpenMP loop.
-// Their CUDA twins are in kernels/launch_cuda.cuh; a functor written once runs on both.
+// Their CUDA twins are in engine/launch_cuda.cuh (device code: kernels/launch_cuda.cuh); a functor written once runs on both.
 #pragma once
 
 #include <omp.h>

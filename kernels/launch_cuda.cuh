@@ -1,9 +1,11 @@
-// The CUDA launchers: the twins of kernels/launch_cpu.h. Include only from .cu files.
+// The device side of the CUDA launchers: the grid-stride kernel that runs a functor and the
+// two-stage deterministic reduction. Pure device code (no error handling, no engine types);
+// the checked host launchers are engine/launch_cuda.cuh, the CPU twins kernels/launch_cpu.h.
+// Include only from .cu files.
 #pragma once
 
 #include <cuda_runtime.h>
 
-#include "engine/cuda_check.h"
 #include "kernels/common.h"
 
 namespace gn::cuda {
@@ -15,24 +17,20 @@ __global__ void for_each_kernel(index_t n, F f) {
     f(i);
 }
 
+// Blocks for a grid-stride launch over n elements: enough to cover n, at most 4096.
 inline int grid_for(index_t n, int block) {
   const index_t blocks = (n + block - 1) / block;
   return static_cast<int>(blocks < 4096 ? (blocks > 0 ? blocks : 1) : 4096);
 }
 
-// f(i) for every i in [0, n), grid-stride, on `stream`.
-template <class F>
-void for_each(cudaStream_t stream, index_t n, F f) {
-  if (n <= 0) return;
-  constexpr int kBlock = 256;
-  for_each_kernel<<<grid_for(n, kBlock), kBlock, 0, stream>>>(n, f);
-  GN_CHECK_CUDA(cudaGetLastError());
-}
+// The reduction's block size and its largest number of partials.
+constexpr int kReduceThreads = 256;
+constexpr int kReduceBlocks = 256;
 
 // Stage 1: each block sums a grid-stride slice in double and writes one partial.
 template <class F>
 __global__ void reduce_sum_kernel(index_t n, F f, double* partial) {
-  __shared__ double shared[256];
+  __shared__ double shared[kReduceThreads];
   double s = 0.0;
   for (index_t i = blockIdx.x * static_cast<index_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<index_t>(blockDim.x) * gridDim.x)
@@ -46,19 +44,14 @@ __global__ void reduce_sum_kernel(index_t n, F f, double* partial) {
   if (threadIdx.x == 0) partial[blockIdx.x] = shared[0];
 }
 
-// Stage 2: one block adds the partials in a fixed order (deterministic, no atomics).
-__global__ void sum_partials_kernel(int count, const double* partial, double* out);
-
-// sum over i of f(i) into *out_device (a device double); stays on the device, no host sync.
-// `scratch` must hold at least kReduceBlocks doubles.
-constexpr int kReduceBlocks = 256;
-template <class F>
-void reduce_sum(cudaStream_t stream, index_t n, F f, double* scratch, double* out_device) {
-  const int blocks = n > 0 ? grid_for(n, 256) < kReduceBlocks ? grid_for(n, 256) : kReduceBlocks : 1;
-  reduce_sum_kernel<<<blocks, 256, 0, stream>>>(n, f, scratch);
-  GN_CHECK_CUDA(cudaGetLastError());
-  sum_partials_kernel<<<1, 256, 0, stream>>>(blocks, scratch, out_device);
-  GN_CHECK_CUDA(cudaGetLastError());
+// Stage 2: one thread adds the partials in a fixed order (deterministic, no atomics).
+template <class T>
+__global__ void sum_partials_kernel(int count, const T* partial, T* out) {
+  if (threadIdx.x == 0 && blockIdx.x == 0) {
+    T s = T(0);
+    for (int i = 0; i < count; ++i) s += partial[i];
+    *out = s;
+  }
 }
 
 }  // namespace gn::cuda

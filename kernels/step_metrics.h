@@ -1,5 +1,5 @@
 // Per-row accuracy term of a training step, written once for both launchers: 1 when the
-// argmax of probs row i (ties -> lowest index, like train/metrics.h) is the row's one-hot
+// argmax of probs row i (ties -> lowest index, like model/metrics.h) is the row's one-hot
 // class, else 0. Summed by the reduction launchers into the batch's correct count, so the
 // accuracy shown by the progress bar needs no copy of the probabilities to the host.
 #pragma once

@@ -50,30 +50,30 @@ void BatchNorm::forward(Context& ctx, ParameterStore& store, Tensor& y, const Te
   GN_REQUIRE(mode == Mode::Infer || m >= 2, name, ": training needs at least 2 values per channel, input ",
              x.shape().str(), " has ", m);
 #if GENRENET_WITH_CUDA
-  if (ctx.is_cuda()) return cuda_impl::batchnorm_forward(*this, ctx, store, y, x, mode);
+  if (ctx.is_cuda()) return cuda::batchnorm_forward(*this, ctx, store, y, x, mode);
 #endif
   const Tensor gamma = store.param(name + ".gamma"), beta = store.param(name + ".beta");
   Tensor mm = store.buffer(name + ".moving_mean"), mv = store.buffer(name + ".moving_var");
-  Tensor mean = scratch_view(saved_mean_, Shape{channels}, ctx.device());
-  Tensor invstd = scratch_view(saved_invstd_, Shape{channels}, ctx.device());
+  Tensor mean = scratch_view(saved_mean, Shape{channels}, ctx.device());
+  Tensor invstd = scratch_view(saved_invstd, Shape{channels}, ctx.device());
   if (mode == Mode::Train) {
-    Tensor var = scratch_view(scratch_var_, Shape{channels}, ctx.device());
+    Tensor var = scratch_view(scratch_var, Shape{channels}, ctx.device());
     // Two passes (mean, then centred squares): no cancellation for data far from zero.
     std::vector<double> sums(static_cast<std::size_t>(channels));
-    cpu::channel_sums<1>(m, channels, fn::RowSum{x.data(), channels}, partial_, sums.data());
+    cpu::channel_sums<1>(m, channels, fn::RowSum{x.data(), channels}, partial, sums.data());
     for (int c = 0; c < channels; ++c) mean.data()[c] = static_cast<float>(sums[c] / static_cast<double>(m));
-    cpu::channel_sums<1>(m, channels, fn::BnRowCentredSquares{x.data(), mean.data(), channels}, partial_, sums.data());
+    cpu::channel_sums<1>(m, channels, fn::BnRowCentredSquares{x.data(), mean.data(), channels}, partial, sums.data());
     for (int c = 0; c < channels; ++c) var.data()[c] = static_cast<float>(sums[c] / static_cast<double>(m));
     cpu::for_each(channels, fn::BnInvStd{invstd.data(), var.data(), epsilon});
     cpu::for_each(channels, fn::BnMovingUpdate{mm.data(), mv.data(), mean.data(), var.data(), momentum,
                                                moving_var_factor(x.shape(), m)});
-    have_batch_stats_ = true;
+    have_batch_stats = true;
     cpu::for_each(x.numel(), fn::BnApply{y.data(), x.data(), mean.data(), invstd.data(), gamma.data(),
                                          beta.data(), channels});
   } else {
     // Inference uses the moving statistics (kept out of saved_*: a later backward must not
     // mistake them for batch statistics).
-    Tensor inv = scratch_view(scratch_var_, Shape{channels}, ctx.device());
+    Tensor inv = scratch_view(scratch_var, Shape{channels}, ctx.device());
     cpu::for_each(channels, fn::BnInvStd{inv.data(), mv.data(), epsilon});
     cpu::for_each(x.numel(), fn::BnApply{y.data(), x.data(), mm.data(), inv.data(), gamma.data(),
                                          beta.data(), channels});
@@ -85,17 +85,17 @@ void BatchNorm::backward(Context& ctx, ParameterStore& store, Tensor* dx, const 
   check_shape(name, "output gradient", dy.shape(), x.shape());
   if (dx) check_shape(name, "input gradient", dx->shape(), x.shape());
   if (dx) ops::check_same(name.c_str(), ctx, *dx, x);
-  GN_REQUIRE(have_batch_stats_, name, ": backward needs a training-mode forward first");
+  GN_REQUIRE(have_batch_stats, name, ": backward needs a training-mode forward first");
   ops::check_same(name.c_str(), ctx, dy, x);
 #if GENRENET_WITH_CUDA
-  if (ctx.is_cuda()) return cuda_impl::batchnorm_backward(*this, ctx, store, dx, dy, x);
+  if (ctx.is_cuda()) return cuda::batchnorm_backward(*this, ctx, store, dx, dy, x);
 #endif
   const std::int64_t m = rows(x.shape());
   const Tensor gamma = store.param(name + ".gamma");
   Tensor dgamma = store.grad(name + ".gamma"), dbeta = store.grad(name + ".beta");
-  const Tensor mean = saved_mean_.view(0, Shape{channels}), invstd = saved_invstd_.view(0, Shape{channels});
+  const Tensor mean = saved_mean.view(0, Shape{channels}), invstd = saved_invstd.view(0, Shape{channels});
   std::vector<double> sums(static_cast<std::size_t>(2 * channels));
-  cpu::channel_sums<2>(m, channels, fn::BnRowGradSums{dy.data(), x.data(), mean.data(), invstd.data(), channels}, partial_,
+  cpu::channel_sums<2>(m, channels, fn::BnRowGradSums{dy.data(), x.data(), mean.data(), invstd.data(), channels}, partial,
                   sums.data());
   for (int c = 0; c < channels; ++c) {
     dbeta.data()[c] = static_cast<float>(sums[c]);

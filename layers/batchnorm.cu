@@ -2,12 +2,12 @@
 // the NHWC tensor; inputs of rank 2 or 3 are described as (M, 1, 1, C), the same memory.
 // The moving averages are updated by fn::BnMovingUpdate (see batchnorm.h for why).
 #include "engine/cuda_context.h"
+#include "engine/launch_cuda.cuh"
 #include "kernels/batchnorm.h"
-#include "kernels/launch_cuda.cuh"
 #include "layers/batchnorm.h"
 #include "layers/cudnn_util.h"
 
-namespace gn::cuda_impl {
+namespace gn::cuda {
 namespace {
 
 struct Descs {
@@ -38,12 +38,12 @@ void batchnorm_forward(BatchNorm& layer, Context& ctx, ParameterStore& store, Te
     return;
   }
   const std::int64_t m = layer.rows(x.shape());
-  Tensor mean = scratch_view(layer.saved_mean_, Shape{c}, ctx.device());
-  Tensor invstd = scratch_view(layer.saved_invstd_, Shape{c}, ctx.device());
+  Tensor mean = scratch_view(layer.saved_mean, Shape{c}, ctx.device());
+  Tensor invstd = scratch_view(layer.saved_invstd, Shape{c}, ctx.device());
   // The batch mean and UNBIASED variance, via cuDNN's running averages with factor 1 into a
   // zeroed scratch pair (factor 1 still multiplies the old value by 0: zero avoids 0 * NaN).
-  Tensor batch_mean = scratch_view(layer.scratch_mean_, Shape{c}, ctx.device());
-  Tensor batch_var = scratch_view(layer.scratch_var_, Shape{c}, ctx.device());
+  Tensor batch_mean = scratch_view(layer.scratch_mean, Shape{c}, ctx.device());
+  Tensor batch_var = scratch_view(layer.scratch_var, Shape{c}, ctx.device());
   GN_CHECK_CUDA(cudaMemsetAsync(batch_mean.data(), 0, c * sizeof(float), stream_of(ctx)));
   GN_CHECK_CUDA(cudaMemsetAsync(batch_var.data(), 0, c * sizeof(float), stream_of(ctx)));
   GN_CHECK_CUDNN(cudnnBatchNormalizationForwardTraining(
@@ -55,7 +55,7 @@ void batchnorm_forward(BatchNorm& layer, Context& ctx, ParameterStore& store, Te
   const float factor = x.rank() == 4 ? 1.0f : static_cast<float>(static_cast<double>(m - 1) / static_cast<double>(m));
   gn::cuda::for_each(stream_of(ctx), c,
                      fn::BnMovingUpdate{mm.data(), mv.data(), batch_mean.data(), batch_var.data(), layer.momentum, factor});
-  layer.have_batch_stats_ = true;
+  layer.have_batch_stats = true;
 }
 
 void batchnorm_backward(BatchNorm& layer, Context& ctx, ParameterStore& store, Tensor* dx, const Tensor& dy,
@@ -65,12 +65,12 @@ void batchnorm_backward(BatchNorm& layer, Context& ctx, ParameterStore& store, T
   const Tensor gamma = store.param(layer.name + ".gamma");
   Tensor dgamma = store.grad(layer.name + ".gamma"), dbeta = store.grad(layer.name + ".beta");
   // cuDNN always writes dx; without a caller's dx it goes to a scratch tensor.
-  Tensor dxt = dx ? *dx : scratch_view(layer.dx_scratch_, x.shape(), ctx.device());
+  Tensor dxt = dx ? *dx : scratch_view(layer.dx_scratch, x.shape(), ctx.device());
   const float one = 1.0f, zero = 0.0f;
   GN_CHECK_CUDNN(cudnnBatchNormalizationBackward(
       cudnn_of(ctx), CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one, &zero, d.x, x.data(), d.x, dy.data(), d.x,
       dxt.data(), d.stats, gamma.data(), dgamma.data(), dbeta.data(), static_cast<double>(layer.epsilon),
-      layer.saved_mean_.data(), layer.saved_invstd_.data()));
+      layer.saved_mean.data(), layer.saved_invstd.data()));
 }
 
-}  // namespace gn::cuda_impl
+}  // namespace gn::cuda

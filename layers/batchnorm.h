@@ -50,10 +50,10 @@ struct BatchNorm {
   void backward(Context& ctx, ParameterStore& store, Tensor* dx, const Tensor& dy, const Tensor& x);
 
   // The last Train forward's batch statistics (C): mean and 1 / sqrt(var + eps).
-  Tensor saved_mean_, saved_invstd_;
-  Tensor scratch_var_, scratch_mean_, dx_scratch_;
-  bool have_batch_stats_ = false;
-  std::vector<double> partial_;  // CPU: per-block partial sums
+  Tensor saved_mean, saved_invstd;
+  Tensor scratch_var, scratch_mean, dx_scratch;
+  bool have_batch_stats = false;
+  std::vector<double> partial;  // CPU: per-block partial sums
 
   // (M, C): rows per channel for an input shape.
   std::int64_t rows(const Shape& in) const;
@@ -62,11 +62,11 @@ struct BatchNorm {
 };
 
 #if GENRENET_WITH_CUDA
-namespace cuda_impl {
+namespace cuda {
 void batchnorm_forward(BatchNorm& layer, Context& ctx, ParameterStore& store, Tensor& y, const Tensor& x, Mode mode);
 void batchnorm_backward(BatchNorm& layer, Context& ctx, ParameterStore& store, Tensor* dx, const Tensor& dy,
                         const Tensor& x);
-}  // namespace cuda_impl
+}  // namespace cuda
 #endif
 
 }  // namespace gn

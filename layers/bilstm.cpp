@@ -18,6 +18,7 @@
 
 #include "engine/error.h"
 #include "kernels/lstm.h"
+#include "layers/scratch.h"
 
 namespace gn {
 
@@ -93,14 +94,6 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void cell_backward(
   }
 }
 
-// Keeps `t` when it already is an owning CPU tensor of `shape`, else allocates one: buffers
-// are reused from call to call, so a steady training loop allocates nothing here.
-void ensure(Tensor& t, const Shape& shape) {
-  if (!t.defined() || t.shape() != shape || !t.device().is_cpu()) t = Tensor::empty(shape);
-}
-void ensure_output(Tensor& t, const Shape& shape, Device device) {
-  if (!t.defined() || t.shape() != shape || t.device() != device) t = Tensor::empty(shape, device);
-}
 }  // namespace
 
 struct BiLSTM::CpuState {
@@ -151,7 +144,7 @@ void BiLSTM::forward(Context& ctx, const ParameterStore& store, const Tensor& x,
              x.device().str(), " and parameters on ", store.device().str(), " with a ",
              ctx.device().str(), " context");
 #if GENRENET_WITH_CUDA
-  if (ctx.is_cuda()) return bilstm_cuda::forward(*this, cuda_, ctx, store, x, y, mode);
+  if (ctx.is_cuda()) return cuda::forward(*this, cuda_, ctx, store, x, y, mode);
 #endif
   if (!cpu_) cpu_ = std::make_unique<CpuState>();
   CpuState& s = *cpu_;
@@ -159,17 +152,17 @@ void BiLSTM::forward(Context& ctx, const ParameterStore& store, const Tensor& x,
   s.n = N;
   s.steps = T;
   s.trained = false;
-  ensure_output(y, out_shape, ctx.device());
+  ensure_tensor(y, out_shape, ctx.device());
 
   // x (N, T, In) -> xt (T, N, In): makes every step's rows one contiguous block.
-  ensure(s.xt, Shape{T, N, In});
+  ensure_tensor(s.xt, Shape{T, N, In}, Device::cpu());
   for (index_t n = 0; n < N; ++n)
     for (index_t t = 0; t < T; ++t)
       std::memcpy(s.xt.data() + (t * N + n) * In, x.data() + (n * T + t) * In, In * sizeof(float));
   for (auto& dir : s.dir) {
-    ensure(dir.gates, Shape{T, N, G});
-    ensure(dir.c, Shape{T, N, U});
-    ensure(dir.h, Shape{T, N, U});
+    ensure_tensor(dir.gates, Shape{T, N, G}, Device::cpu());
+    ensure_tensor(dir.c, Shape{T, N, U}, Device::cpu());
+    ensure_tensor(dir.h, Shape{T, N, U}, Device::cpu());
     if (!dir.zeros.defined() || dir.zeros.shape() != Shape{N, U}) dir.zeros = Tensor::zeros(Shape{N, U});
   }
   const float* xt = s.xt.data();
@@ -214,7 +207,7 @@ void BiLSTM::backward(Context& ctx, ParameterStore& store, const Tensor& x, cons
   GN_REQUIRE(x.device() == ctx.device() && dy.device() == ctx.device() && store.device() == ctx.device(),
              name_, ": backward tensors must be on the context's device (", ctx.device().str(), ")");
 #if GENRENET_WITH_CUDA
-  if (ctx.is_cuda()) return bilstm_cuda::backward(*this, cuda_, ctx, store, x, dy, dx);
+  if (ctx.is_cuda()) return cuda::backward(*this, cuda_, ctx, store, x, dy, dx);
 #endif
   GN_REQUIRE(cpu_ && cpu_->trained, name_, ": backward needs a forward in Train mode first");
   CpuState& s = *cpu_;
@@ -222,10 +215,10 @@ void BiLSTM::backward(Context& ctx, ParameterStore& store, const Tensor& x, cons
   GN_REQUIRE(N == s.n && T == s.steps, name_, ": backward input has shape ", x.shape().str(),
              " but forward saw ", Shape{s.n, s.steps, In}.str());
   for (auto& dir : s.dir) {
-    ensure(dir.dz, Shape{T, N, G});
-    ensure(dir.dh, Shape{N, U});
-    ensure(dir.dc, Shape{N, U});
-    if (dx) ensure(dir.dxt, Shape{T, N, In});
+    ensure_tensor(dir.dz, Shape{T, N, G}, Device::cpu());
+    ensure_tensor(dir.dh, Shape{N, U}, Device::cpu());
+    ensure_tensor(dir.dc, Shape{N, U}, Device::cpu());
+    if (dx) ensure_tensor(dir.dxt, Shape{T, N, In}, Device::cpu());
   }
   const float* xt = s.xt.data();
   const float* dyp = dy.data();
@@ -284,7 +277,7 @@ void BiLSTM::backward(Context& ctx, ParameterStore& store, const Tensor& x, cons
   });
 
   if (dx) {  // dx (N, T, In) = sum of both directions' time-major contributions
-    ensure_output(*dx, x.shape(), ctx.device());
+    ensure_tensor(*dx, x.shape(), ctx.device());
     const float* a = s.dir[0].dxt.data();
     const float* b = s.dir[1].dxt.data();
     float* out = dx->data();

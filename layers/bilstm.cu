@@ -21,38 +21,25 @@
 
 #include "engine/cuda_context.h"
 #include "engine/error.h"
-#include "kernels/launch_cuda.cuh"
+#include "engine/launch_cuda.cuh"
 #include "kernels/lstm.h"
 #include "layers/bilstm.h"
+#include "layers/cudnn_util.h"
+#include "layers/scratch.h"
 
 namespace gn {
 
 namespace {
-// Move-only owner of one cuDNN descriptor.
-template <class T, cudnnStatus_t (*Create)(T*), cudnnStatus_t (*Destroy)(T)>
-class Desc {
- public:
-  Desc() { GN_CHECK_CUDNN(Create(&h_)); }
-  ~Desc() {
-    if (h_) Destroy(h_);
-  }
-  Desc(const Desc&) = delete;
-  Desc& operator=(const Desc&) = delete;
-  T get() const { return h_; }
-
- private:
-  T h_ = nullptr;
-};
-using RnnDesc = Desc<cudnnRNNDescriptor_t, cudnnCreateRNNDescriptor, cudnnDestroyRNNDescriptor>;
-using RnnDataDesc = Desc<cudnnRNNDataDescriptor_t, cudnnCreateRNNDataDescriptor, cudnnDestroyRNNDataDescriptor>;
-using TensorDesc = Desc<cudnnTensorDescriptor_t, cudnnCreateTensorDescriptor, cudnnDestroyTensorDescriptor>;
-using DropoutDesc = Desc<cudnnDropoutDescriptor_t, cudnnCreateDropoutDescriptor, cudnnDestroyDropoutDescriptor>;
+using cudnn::DropoutDesc;
+using cudnn::RnnDataDesc;
+using cudnn::RnnDesc;
+using cudnn::TensorDesc;
 
 const char* const kDirections[2] = {"fwd", "bwd"};
 
+// A positive size for cuDNN, named after the layer in the error.
 int to_int(std::int64_t v, const std::string& layer, const char* what) {
-  GN_REQUIRE(v > 0 && v <= 0x7fffffff, layer, ": ", what, " ", v, " does not fit cuDNN's int");
-  return static_cast<int>(v);
+  return cudnn::to_int(v, layer + ": " + what, 1);
 }
 
 // A float tensor big enough for `bytes` (cuDNN's spaces are byte counts).
@@ -61,9 +48,6 @@ Tensor bytes_tensor(std::size_t bytes, Device device) {
   return Tensor::zeros(Shape{floats > 0 ? floats : 1}, device);
 }
 
-void ensure_output(Tensor& t, const Shape& shape, Device device) {
-  if (!t.defined() || t.shape() != shape || t.device() != device) t = Tensor::empty(shape, device);
-}
 }  // namespace
 
 struct BiLSTM::CudaState {
@@ -84,7 +68,7 @@ struct BiLSTM::CudaState {
 
 void BiLSTM::CudaStateDeleter::operator()(CudaState* state) const { delete state; }
 
-namespace bilstm_cuda {
+namespace cuda {
 namespace {
 
 // Builds (or rebuilds for a new N or T) the descriptors, spaces and weight offsets.
@@ -194,7 +178,7 @@ void forward(const BiLSTM& layer, BiLSTM::CudaStatePtr& state, Context& ctx, con
                                     stream));
     }
   }
-  ensure_output(s.y_seq, Shape{N, T, 2 * U}, ctx.device());
+  ensure_tensor(s.y_seq, Shape{N, T, 2 * U}, ctx.device());
   void* work = ctx.workspace(s.work_bytes);
   const bool train = mode == Mode::Train;
   GN_CHECK_CUDNN(cudnnRNNForward(cudnn_of(ctx), s.rnn.get(), train ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE,
@@ -202,7 +186,7 @@ void forward(const BiLSTM& layer, BiLSTM::CudaStatePtr& state, Context& ctx, con
                                  s.y_desc.get(), s.y_seq.data(), s.h_desc.get(), nullptr, nullptr, s.c_desc.get(),
                                  nullptr, nullptr, s.weight_bytes, w, s.work_bytes, work,
                                  train ? s.reserve_bytes : 0, train ? s.reserve.data() : nullptr));
-  ensure_output(y, layer.output_shape(x.shape()), ctx.device());
+  ensure_tensor(y, layer.output_shape(x.shape()), ctx.device());
   if (layer.return_sequences()) {
     GN_CHECK_CUDA(cudaMemcpyAsync(y.data(), s.y_seq.data(), s.y_seq.numel() * sizeof(float), cudaMemcpyDeviceToDevice,
                                   stream));
@@ -222,16 +206,16 @@ void backward(const BiLSTM& layer, BiLSTM::CudaStatePtr& state, Context& ctx, Pa
   cudaStream_t stream = stream_of(ctx);
   const float* dy_seq = dy.data();
   if (!layer.return_sequences()) {
-    ensure_output(s.dy_seq, Shape{N, T, 2 * U}, ctx.device());
+    ensure_tensor(s.dy_seq, Shape{N, T, 2 * U}, ctx.device());
     cuda::for_each(stream, s.dy_seq.numel(), fn::BiLastStateScatter{s.dy_seq.data(), dy.data(), T, U});
     dy_seq = s.dy_seq.data();
   }
   Tensor* dx_out = dx;
   if (!dx_out) {
-    ensure_output(s.dx_scratch, x.shape(), ctx.device());
+    ensure_tensor(s.dx_scratch, x.shape(), ctx.device());
     dx_out = &s.dx_scratch;
   } else {
-    ensure_output(*dx_out, x.shape(), ctx.device());
+    ensure_tensor(*dx_out, x.shape(), ctx.device());
   }
   void* work = ctx.workspace(s.work_bytes);
   const int32_t* lengths = reinterpret_cast<const int32_t*>(s.seq_lengths.data());
@@ -259,5 +243,5 @@ void backward(const BiLSTM& layer, BiLSTM::CudaStatePtr& state, Context& ctx, Pa
   }
 }
 
-}  // namespace bilstm_cuda
+}  // namespace cuda
 }  // namespace gn

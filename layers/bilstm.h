@@ -78,12 +78,12 @@ class BiLSTM {
 
 #if GENRENET_WITH_CUDA
 // The CUDA twins, defined in layers/bilstm.cu.
-namespace bilstm_cuda {
+namespace cuda {
 void forward(const BiLSTM& layer, BiLSTM::CudaStatePtr& state, Context& ctx,
              const ParameterStore& store, const Tensor& x, Tensor& y, Mode mode);
 void backward(const BiLSTM& layer, BiLSTM::CudaStatePtr& state, Context& ctx,
               ParameterStore& store, const Tensor& x, const Tensor& dy, Tensor* dx);
-}  // namespace bilstm_cuda
+}  // namespace cuda
 #endif
 
 }  // namespace gn

@@ -86,11 +86,11 @@ void Conv2D::forward(Context& ctx, ParameterStore& store, Tensor& y, const Tenso
   ops::check_same(name.c_str(), ctx, x, x);
   ops::check_same(name.c_str(), ctx, y, y);
 #if GENRENET_WITH_CUDA
-  if (ctx.is_cuda()) return cuda_impl::conv2d_forward(*this, ctx, store, y, x);
+  if (ctx.is_cuda()) return cuda::conv2d_forward(*this, ctx, store, y, x);
 #endif
   const ConvGeom g = geometry(x.shape());
   const std::int64_t rows = g.n * g.oh * g.ow, taps = static_cast<std::int64_t>(g.kh) * g.kw * g.c;
-  Tensor col = scratch_view(col_, Shape{rows, taps}, ctx.device());
+  Tensor col = scratch_view(col_buf, Shape{rows, taps}, ctx.device());
   cpu::for_each(fn::Im2Col::count(g), fn::Im2Col{col.data(), x.data(), g});
   // y (rows, Cout) = col (rows, taps) . kernel (taps, Cout)
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), filters,
@@ -111,21 +111,21 @@ void Conv2D::backward(Context& ctx, ParameterStore& store, Tensor* dx, const Ten
   ops::check_same(name.c_str(), ctx, x, x);
   ops::check_same(name.c_str(), ctx, dy, dy);
 #if GENRENET_WITH_CUDA
-  if (ctx.is_cuda()) return cuda_impl::conv2d_backward(*this, ctx, store, dx, dy, x, y);
+  if (ctx.is_cuda()) return cuda::conv2d_backward(*this, ctx, store, dx, dy, x, y);
 #endif
   const ConvGeom g = geometry(x.shape());
   const std::int64_t rows = g.n * g.oh * g.ow, taps = static_cast<std::int64_t>(g.kh) * g.kw * g.c;
   // g_pre = dL/d(conv + bias): dy through the fused ReLU (zero where the output was clamped).
   const float* gpre = dy.data();
   if (relu) {
-    Tensor d = scratch_view(dpre_, dy.shape(), ctx.device());
+    Tensor d = scratch_view(dpre_buf, dy.shape(), ctx.device());
     cpu::for_each(d.numel(), fn::ReluBackward{d.data(), dy.data(), y.data()});
     gpre = d.data();
   }
-  cpu::column_sums(db.data(), rows, filters, fn::RowSum{gpre, filters}, partial_);
+  cpu::column_sums(db.data(), rows, filters, fn::RowSum{gpre, filters}, partial);
   // im2col again rather than keeping forward's copy: backward then depends only on its
   // arguments, never on which forward ran last.
-  Tensor col = scratch_view(col_, Shape{rows, taps}, ctx.device());
+  Tensor col = scratch_view(col_buf, Shape{rows, taps}, ctx.device());
   cpu::for_each(fn::Im2Col::count(g), fn::Im2Col{col.data(), x.data(), g});
   // dkernel (taps, Cout) = col^T (taps, rows) . g_pre (rows, Cout)
   cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(taps), filters,
@@ -133,7 +133,7 @@ void Conv2D::backward(Context& ctx, ParameterStore& store, Tensor* dx, const Ten
               dk.data(), filters);
   if (!dx) return;
   // dcol (rows, taps) = g_pre (rows, Cout) . kernel^T (Cout, taps), then scattered back by a gather.
-  Tensor dcol = scratch_view(dcol_, Shape{rows, taps}, ctx.device());
+  Tensor dcol = scratch_view(dcol_buf, Shape{rows, taps}, ctx.device());
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), static_cast<int>(taps),
               filters, 1.0f, gpre, filters, k.data(), filters, 0.0f, dcol.data(), static_cast<int>(taps));
   cpu::for_each(fn::Col2Im::count(g), fn::Col2Im{dx->data(), dcol.data(), g});

@@ -11,10 +11,10 @@
 #include <map>
 
 #include "engine/cuda_context.h"
+#include "engine/launch_cuda.cuh"
 #include "kernels/bias.h"
 #include "kernels/conv.h"
 #include "kernels/elementwise.h"
-#include "kernels/launch_cuda.cuh"
 #include "layers/conv2d.h"
 #include "layers/cudnn_util.h"
 
@@ -72,8 +72,8 @@ Plan make_plan(Conv2D& layer, Context& ctx, const Shape& in) {
   p.pad_h = p.explicit_pad ? 0 : py.before;
   p.pad_w = p.explicit_pad ? 0 : px.before;
 
-  if (!layer.cuda_) layer.cuda_ = std::make_shared<Conv2DCuda>();
-  Conv2DCuda& c = *layer.cuda_;
+  if (!layer.cuda_state) layer.cuda_state = std::make_shared<Conv2DCuda>();
+  Conv2DCuda& c = *layer.cuda_state;
   cudnn::set_nhwc(c.x_desc, p.g.n, p.hp, p.wp, p.g.c);
   cudnn::set_nhwc(c.y_desc, p.g.n, p.g.oh, p.g.ow, layer.filters);
   GN_CHECK_CUDNN(cudnnSetTensor4dDescriptor(c.bias_desc, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, 1,
@@ -125,7 +125,7 @@ Plan make_plan(Conv2D& layer, Context& ctx, const Shape& in) {
 // The input cuDNN convolves: x itself, or its explicitly padded copy.
 const float* convolved_input(Conv2D& layer, Context& ctx, const Plan& p, const Tensor& x) {
   if (!p.explicit_pad) return x.data();
-  Tensor xp = scratch_view(layer.cuda_->x_pad, Shape{p.g.n, p.hp, p.wp, p.g.c}, ctx.device());
+  Tensor xp = scratch_view(layer.cuda_state->x_pad, Shape{p.g.n, p.hp, p.wp, p.g.c}, ctx.device());
   gn::cuda::for_each(stream_of(ctx), xp.numel(),
                      fn::PadNHWC{xp.data(), x.data(), p.g.h, p.g.w, p.g.c, p.hp, p.wp, p.g.pad_top, p.g.pad_left});
   return xp.data();
@@ -133,11 +133,11 @@ const float* convolved_input(Conv2D& layer, Context& ctx, const Plan& p, const T
 
 }  // namespace
 
-namespace cuda_impl {
+namespace cuda {
 
 void conv2d_forward(Conv2D& layer, Context& ctx, ParameterStore& store, Tensor& y, const Tensor& x) {
   const Plan p = make_plan(layer, ctx, x.shape());
-  Conv2DCuda& c = *layer.cuda_;
+  Conv2DCuda& c = *layer.cuda_state;
   const Conv2DAlgos& a = c.algos.at({x.dim(0), x.dim(1), x.dim(2)});
   const Tensor k = store.param(layer.name + ".kernel"), b = store.param(layer.name + ".bias");
   Tensor w = scratch_view(c.kernel_ohwi, Shape{layer.filters, layer.kernel_h, layer.kernel_w, layer.in_channels},
@@ -155,7 +155,7 @@ void conv2d_forward(Conv2D& layer, Context& ctx, ParameterStore& store, Tensor& 
 void conv2d_backward(Conv2D& layer, Context& ctx, ParameterStore& store, Tensor* dx, const Tensor& dy,
                      const Tensor& x, const Tensor& y) {
   const Plan p = make_plan(layer, ctx, x.shape());
-  Conv2DCuda& c = *layer.cuda_;
+  Conv2DCuda& c = *layer.cuda_state;
   const Conv2DAlgos& a = c.algos.at({x.dim(0), x.dim(1), x.dim(2)});
   const Tensor k = store.param(layer.name + ".kernel");
   Tensor dk = store.grad(layer.name + ".kernel"), db = store.grad(layer.name + ".bias");
@@ -193,5 +193,5 @@ void conv2d_backward(Conv2D& layer, Context& ctx, ParameterStore& store, Tensor*
                        fn::CropNHWC{dx->data(), dxin, p.g.h, p.g.w, p.g.c, p.hp, p.wp, p.g.pad_top, p.g.pad_left});
 }
 
-}  // namespace cuda_impl
+}  // namespace cuda
 }  // namespace gn

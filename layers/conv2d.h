@@ -68,20 +68,20 @@ struct Conv2D {
                 const Tensor& y);
 
   // Scratch kept between calls (grown, never shrunk).
-  Tensor col_, dcol_, dpre_;
-  std::vector<double> partial_;  // CPU: blocked partial sums of the bias gradient
-  std::shared_ptr<Conv2DCuda> cuda_;
+  Tensor col_buf, dcol_buf, dpre_buf;
+  std::vector<double> partial;  // CPU: blocked partial sums of the bias gradient
+  std::shared_ptr<Conv2DCuda> cuda_state;
 
  private:
   void check_io(const Tensor& x, const Tensor* y, const char* what_y) const;
 };
 
 #if GENRENET_WITH_CUDA
-namespace cuda_impl {
+namespace cuda {
 void conv2d_forward(Conv2D& layer, Context& ctx, ParameterStore& store, Tensor& y, const Tensor& x);
 void conv2d_backward(Conv2D& layer, Context& ctx, ParameterStore& store, Tensor* dx, const Tensor& dy,
                      const Tensor& x, const Tensor& y);
-}  // namespace cuda_impl
+}  // namespace cuda
 #endif
 
 }  // namespace gn

@@ -5,6 +5,7 @@
 #include <cudnn.h>
 
 #include <cstdint>
+#include <string>
 
 #include "engine/cuda_check.h"
 #include "engine/error.h"
@@ -38,12 +39,16 @@ using FilterDesc = Owner<cudnnFilterDescriptor_t, cudnnCreateFilterDescriptor, c
 using ConvDesc = Owner<cudnnConvolutionDescriptor_t, cudnnCreateConvolutionDescriptor,
                        cudnnDestroyConvolutionDescriptor>;
 using PoolDesc = Owner<cudnnPoolingDescriptor_t, cudnnCreatePoolingDescriptor, cudnnDestroyPoolingDescriptor>;
+using RnnDesc = Owner<cudnnRNNDescriptor_t, cudnnCreateRNNDescriptor, cudnnDestroyRNNDescriptor>;
+using RnnDataDesc = Owner<cudnnRNNDataDescriptor_t, cudnnCreateRNNDataDescriptor, cudnnDestroyRNNDataDescriptor>;
+using DropoutDesc = Owner<cudnnDropoutDescriptor_t, cudnnCreateDropoutDescriptor, cudnnDestroyDropoutDescriptor>;
 
-// An NHWC float tensor descriptor (cuDNN takes the dims in N, C, H, W order whatever the format).
-inline int to_int(std::int64_t v, const char* what) {
-  GN_REQUIRE(v >= 0 && v <= 0x7fffffff, "cuDNN: ", what, " ", v, " does not fit in an int");
+// A size for cuDNN's int arguments: throws naming `what` when v is below `min` or above INT_MAX.
+inline int to_int(std::int64_t v, const std::string& what, std::int64_t min = 0) {
+  GN_REQUIRE(v >= min && v <= 0x7fffffff, "cuDNN: ", what, " ", v, " does not fit cuDNN's int");
   return static_cast<int>(v);
 }
+// An NHWC float tensor descriptor (cuDNN takes the dims in N, C, H, W order whatever the format).
 inline void set_nhwc(cudnnTensorDescriptor_t d, std::int64_t n, std::int64_t h, std::int64_t w, std::int64_t c) {
   GN_CHECK_CUDNN(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, to_int(n, "N"),
                                             to_int(c, "C"), to_int(h, "H"), to_int(w, "W")));

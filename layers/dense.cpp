@@ -32,7 +32,7 @@ void Dense::forward(Context& ctx, ParameterStore& store, Tensor& y, const Tensor
   ops::check_same(name.c_str(), ctx, x, x);
   ops::check_same(name.c_str(), ctx, y, y);
 #if GENRENET_WITH_CUDA
-  if (ctx.is_cuda()) return cuda_impl::dense_forward(*this, ctx, store, y, x);
+  if (ctx.is_cuda()) return cuda::dense_forward(*this, ctx, store, y, x);
 #endif
   const Tensor w = store.param(name + ".kernel"), b = store.param(name + ".bias");
   const int n = static_cast<int>(x.dim(0));
@@ -49,7 +49,7 @@ void Dense::backward(Context& ctx, ParameterStore& store, Tensor* dx, const Tens
   ops::check_same(name.c_str(), ctx, x, x);
   ops::check_same(name.c_str(), ctx, dy, dy);
 #if GENRENET_WITH_CUDA
-  if (ctx.is_cuda()) return cuda_impl::dense_backward(*this, ctx, store, dx, dy, x);
+  if (ctx.is_cuda()) return cuda::dense_backward(*this, ctx, store, dx, dy, x);
 #endif
   const Tensor w = store.param(name + ".kernel");
   Tensor dw = store.grad(name + ".kernel"), db = store.grad(name + ".bias");

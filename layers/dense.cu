@@ -1,11 +1,11 @@
 // Dense, CUDA twin: cuBLAS sgemm on row-major data viewed as column-major (see dense.h).
 // cuBLAS's default math mode is strict FP32 (no TF32) unless asked otherwise.
 #include "engine/cuda_context.h"
+#include "engine/launch_cuda.cuh"
 #include "kernels/bias.h"
-#include "kernels/launch_cuda.cuh"
 #include "layers/dense.h"
 
-namespace gn::cuda_impl {
+namespace gn::cuda {
 
 void dense_forward(const Dense& layer, Context& ctx, ParameterStore& store, Tensor& y, const Tensor& x) {
   const Tensor w = store.param(layer.name + ".kernel"), b = store.param(layer.name + ".bias");
@@ -33,4 +33,4 @@ void dense_backward(const Dense& layer, Context& ctx, ParameterStore& store, Ten
                                 dy.data(), out, &zero, dx->data(), in));
 }
 
-}  // namespace gn::cuda_impl
+}  // namespace gn::cuda

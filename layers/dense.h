@@ -36,11 +36,11 @@ struct Dense {
 };
 
 #if GENRENET_WITH_CUDA
-namespace cuda_impl {
+namespace cuda {
 void dense_forward(const Dense& layer, Context& ctx, ParameterStore& store, Tensor& y, const Tensor& x);
 void dense_backward(const Dense& layer, Context& ctx, ParameterStore& store, Tensor* dx, const Tensor& dy,
                     const Tensor& x);
-}  // namespace cuda_impl
+}  // namespace cuda
 #endif
 
 }  // namespace gn

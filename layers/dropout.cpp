@@ -25,7 +25,7 @@ void apply(const Dropout& layer, Context& ctx, Tensor& out, const Tensor& in, Mo
     return;
   }
 #if GENRENET_WITH_CUDA
-  if (ctx.is_cuda()) return cuda_impl::dropout_apply(layer, ctx, out, in, rng);
+  if (ctx.is_cuda()) return cuda::dropout_apply(layer, ctx, out, in, rng);
 #endif
   // One Philox block per four elements (the same mask as fn::DropoutApply, see kernels/dropout.h).
   const fn::DropoutApply f{out.data(), in.data(), layer.rate, 1.0f / (1.0f - layer.rate), rng.seed, rng.step,

@@ -1,10 +1,10 @@
 // Dropout, CUDA twin: the same functor as the CPU, so the masks are bit-identical.
 #include "engine/cuda_context.h"
+#include "engine/launch_cuda.cuh"
 #include "kernels/dropout.h"
-#include "kernels/launch_cuda.cuh"
 #include "layers/dropout.h"
 
-namespace gn::cuda_impl {
+namespace gn::cuda {
 
 void dropout_apply(const Dropout& layer, Context& ctx, Tensor& out, const Tensor& in, RandomStep rng) {
   gn::cuda::for_each(stream_of(ctx), out.numel(),
@@ -12,4 +12,4 @@ void dropout_apply(const Dropout& layer, Context& ctx, Tensor& out, const Tensor
                                       rng.step, layer.stream});
 }
 
-}  // namespace gn::cuda_impl
+}  // namespace gn::cuda

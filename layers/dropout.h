@@ -38,9 +38,9 @@ struct Dropout {
 };
 
 #if GENRENET_WITH_CUDA
-namespace cuda_impl {
+namespace cuda {
 void dropout_apply(const Dropout& layer, Context& ctx, Tensor& out, const Tensor& in, RandomStep rng);
-}  // namespace cuda_impl
+}  // namespace cuda
 #endif
 
 }  // namespace gn

@@ -193,7 +193,7 @@ void compute_spectrograms(Context& ctx, Tensor& out, const Tensor& clips, const 
                           bool normalize) {
   check_inputs("front-end", ctx, out, clips, c);
 #if GENRENET_WITH_CUDA
-  if (ctx.is_cuda()) return frontend_cuda::compute(ctx, out, clips, c, normalize);
+  if (ctx.is_cuda()) return cuda::compute(ctx, out, clips, c, normalize);
 #endif
   const index_t N = clips.dim(0), len = clips.dim(1);
   const index_t image = static_cast<index_t>(c.frames) * c.bins();
@@ -233,7 +233,7 @@ void normalize_spectrograms(Context& ctx, Tensor& x, const FrontendConfig& c) {
   GN_REQUIRE(x.rank() >= 2 && x.numel() % c.bins() == 0, "normalize_spectrograms: shape ",
              x.shape().str(), " is not a stack of ", c.bins(), "-bin spectra");
 #if GENRENET_WITH_CUDA
-  if (ctx.is_cuda()) return frontend_cuda::normalize(ctx, x, c);
+  if (ctx.is_cuda()) return cuda::normalize(ctx, x, c);
 #endif
   const index_t n = x.numel();
   fn::NormalizeBins f{x.data(), c.mean.data(), c.stddev.data(), c.bins()};

@@ -9,11 +9,11 @@
 #include <tuple>
 
 #include "engine/cuda_context.h"
+#include "engine/launch_cuda.cuh"
 #include "kernels/frontend.h"
-#include "kernels/launch_cuda.cuh"
 #include "layers/frontend.h"
 
-namespace gn::frontend_cuda {
+namespace gn::cuda {
 namespace {
 
 // Batched real-to-complex plans, made once per (device, stream, size, batch) and reused;
@@ -117,4 +117,4 @@ void normalize(Context& ctx, Tensor& x, const FrontendConfig& c) {
   gn::cuda::for_each(stream_of(ctx), x.numel(), fn::NormalizeBins{x.data(), mean.data(), stddev.data(), c.bins()});
 }
 
-}  // namespace gn::frontend_cuda
+}  // namespace gn::cuda

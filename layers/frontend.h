@@ -1,5 +1,5 @@
 // The spectrogram front-end (forward only): clips of audio in, (N, 128, 513, 1) model inputs
-// out. Two transforms, chosen by name and recorded in checkpoints (DESIGN.md, "Data path"):
+// out. Two transforms, chosen by name and recorded in checkpoints (docs/design.md, "Front-ends"):
 //
 //  * "seed": the reference model's exact transform, needed to run its published weights.
 //    Per clip: m = |FFT(clip, n = 32700)| (numpy semantics: the clip is truncated or
@@ -78,8 +78,8 @@ class BinStatistics {
 }  // namespace gn
 
 #if GENRENET_WITH_CUDA
-namespace gn::frontend_cuda {
+namespace gn::cuda {
 void compute(Context& ctx, Tensor& out, const Tensor& clips, const FrontendConfig& config, bool normalize);
 void normalize(Context& ctx, Tensor& x, const FrontendConfig& config);
-}  // namespace gn::frontend_cuda
+}  // namespace gn::cuda
 #endif

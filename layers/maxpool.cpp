@@ -32,11 +32,11 @@ void MaxPool2D::forward(Context& ctx, Tensor& y, const Tensor& x) {
   ops::check_same(name.c_str(), ctx, y, y);
   ops::check_same(name.c_str(), ctx, x, x);
 #if GENRENET_WITH_CUDA
-  if (ctx.is_cuda()) return cuda_impl::maxpool_forward(*this, ctx, y, x);
+  if (ctx.is_cuda()) return cuda::maxpool_forward(*this, ctx, y, x);
 #endif
-  argmax_.resize(static_cast<std::size_t>(y.numel()));
-  argmax_shape_ = x.shape();
-  cpu::for_each(y.numel(), fn::MaxPoolForward{y.data(), argmax_.data(), x.data(), geometry(x.shape())});
+  argmax.resize(static_cast<std::size_t>(y.numel()));
+  argmax_shape = x.shape();
+  cpu::for_each(y.numel(), fn::MaxPoolForward{y.data(), argmax.data(), x.data(), geometry(x.shape())});
 }
 
 void MaxPool2D::backward(Context& ctx, Tensor& dx, const Tensor& dy, const Tensor& x, const Tensor& y) {
@@ -47,14 +47,14 @@ void MaxPool2D::backward(Context& ctx, Tensor& dx, const Tensor& dy, const Tenso
   ops::check_same(name.c_str(), ctx, dx, x);
   ops::check_same(name.c_str(), ctx, dy, y);
 #if GENRENET_WITH_CUDA
-  if (ctx.is_cuda()) return cuda_impl::maxpool_backward(*this, ctx, dx, dy, x, y);
+  if (ctx.is_cuda()) return cuda::maxpool_backward(*this, ctx, dx, dy, x, y);
 #endif
-  GN_REQUIRE(argmax_shape_ == x.shape(), name, ": backward on input ", x.shape().str(),
-             " but the last forward saw ", argmax_shape_.str());
-  GN_REQUIRE(cpu::reduce_sum(y.numel(), fn::MaxPoolArgmaxMismatch{y.data(), x.data(), argmax_.data()}) == 0.0,
+  GN_REQUIRE(argmax_shape == x.shape(), name, ": backward on input ", x.shape().str(),
+             " but the last forward saw ", argmax_shape.str());
+  GN_REQUIRE(cpu::reduce_sum(y.numel(), fn::MaxPoolArgmaxMismatch{y.data(), x.data(), argmax.data()}) == 0.0,
              name, ": backward's x and y are not those of the last forward (use one MaxPool2D per place in the graph)");
   cpu::for_each(dx.numel(), fn::Fill{dx.data(), 0.0f});
-  cpu::for_each(dy.numel(), fn::MaxPoolBackwardScatter{dx.data(), dy.data(), argmax_.data()});
+  cpu::for_each(dy.numel(), fn::MaxPoolBackwardScatter{dx.data(), dy.data(), argmax.data()});
 }
 
 }  // namespace gn

@@ -3,7 +3,7 @@
 #include "layers/cudnn_util.h"
 #include "layers/maxpool.h"
 
-namespace gn::cuda_impl {
+namespace gn::cuda {
 namespace {
 struct Descs {
   cudnn::PoolDesc pool;
@@ -31,4 +31,4 @@ void maxpool_backward(const MaxPool2D& layer, Context& ctx, Tensor& dx, const Te
                                       &zero, d.x, dx.data()));
 }
 
-}  // namespace gn::cuda_impl
+}  // namespace gn::cuda

@@ -36,16 +36,16 @@ struct MaxPool2D {
   // through (a stale argmax is detected: it must point at y's values in x).
   void backward(Context& ctx, Tensor& dx, const Tensor& dy, const Tensor& x, const Tensor& y);
 
-  std::vector<std::int32_t> argmax_;  // CPU: per output element, from the last forward
-  Shape argmax_shape_;                // the input shape argmax_ belongs to
+  std::vector<std::int32_t> argmax;  // CPU: per output element, from the last forward
+  Shape argmax_shape;                // the input shape argmax belongs to
 };
 
 #if GENRENET_WITH_CUDA
-namespace cuda_impl {
+namespace cuda {
 void maxpool_forward(const MaxPool2D& layer, Context& ctx, Tensor& y, const Tensor& x);
 void maxpool_backward(const MaxPool2D& layer, Context& ctx, Tensor& dx, const Tensor& dy, const Tensor& x,
                       const Tensor& y);
-}  // namespace cuda_impl
+}  // namespace cuda
 #endif
 
 }  // namespace gn

@@ -1,4 +1,4 @@
-// ModelConfig: everything that fixes the RCNN's shapes (DESIGN.md, "The model it must
+// ModelConfig: everything that fixes the RCNN's shapes (docs/design.md, "The model: Keras
 // reproduce"). The Keras importer, the trainer and checkpoints all build the model from one
 // of these, so an imported model and a trained one are the same program.
 #pragma once

@@ -1,4 +1,4 @@
-// The RCNN, assembled from the layers in the order of DESIGN.md's table. Device-agnostic: each
+// The RCNN, assembled from the layers in the order of the model table in docs/design.md. Device-agnostic: each
 // layer dispatches on the tensors' device, so this file is the whole model on CPU and CUDA.
 #include "layers/rcnn.h"
 
@@ -15,6 +15,7 @@
 #include "layers/dropout.h"
 #include "layers/init.h"
 #include "layers/maxpool.h"
+#include "layers/scratch.h"
 #include "layers/softmax_xent.h"
 
 namespace gn {
@@ -26,12 +27,6 @@ constexpr std::uint32_t kCnnBlockDropoutStream = 100;  // + block index
 constexpr std::uint32_t kCnnDropoutStream = 200;
 constexpr std::uint32_t kRnnDropoutStream = 300;
 
-// (Re)allocates `t` only when its shape or device changes, so steady-state steps allocate
-// nothing.
-Tensor& ensure(Tensor& t, const Shape& shape, Device device) {
-  if (!t.defined() || t.shape() != shape || t.device() != device) t = Tensor::empty(shape, device);
-  return t;
-}
 
 struct CnnBlock {
   Conv2D conv;
@@ -109,7 +104,7 @@ struct RCNN::Impl {
   const Tensor& dropout_forward(Context& ctx, Dropout& d, Tensor& scratch, const Tensor& x, Mode mode,
                                 RandomStep rng) {
     if (mode == Mode::Infer || d.rate == 0.0f) return x;
-    d.forward(ctx, ensure(scratch, x.shape(), x.device()), x, mode, rng);
+    d.forward(ctx, ensure_tensor(scratch, x.shape(), x.device()), x, mode, rng);
     return scratch;
   }
 
@@ -130,11 +125,11 @@ struct RCNN::Impl {
     // CNN branch.
     const Tensor* h = &x;
     for (CnnBlock& b : blocks) {
-      b.conv.forward(ctx, store, ensure(b.conv_out, b.conv.output_shape(h->shape()), dev), *h);
-      b.bn.forward(ctx, store, ensure(b.bn_out, b.conv_out.shape(), dev), b.conv_out, mode);
+      b.conv.forward(ctx, store, ensure_tensor(b.conv_out, b.conv.output_shape(h->shape()), dev), *h);
+      b.bn.forward(ctx, store, ensure_tensor(b.bn_out, b.conv_out.shape(), dev), b.conv_out, mode);
       const Tensor* cur = &b.bn_out;
       if (b.pool) {
-        b.pool->forward(ctx, ensure(b.pool_out, b.pool->output_shape(cur->shape()), dev), *cur);
+        b.pool->forward(ctx, ensure_tensor(b.pool_out, b.pool->output_shape(cur->shape()), dev), *cur);
         cur = &b.pool_out;
       }
       b.out = b.dropout ? dropout_forward(ctx, *b.dropout, b.drop_out, *cur, mode, rng) : *cur;
@@ -146,19 +141,19 @@ struct RCNN::Impl {
     // RNN branch: (N, T, F, 1) -> MaxPool (1, 2) x k -> (N, T, F / 2^k) -> BiLSTM stack.
     const Tensor* r = &x;
     for (Tensor& p : rnn_pools) {
-      rnn_pool.forward(ctx, ensure(p, rnn_pool.output_shape(r->shape()), dev), *r);
+      rnn_pool.forward(ctx, ensure_tensor(p, rnn_pool.output_shape(r->shape()), dev), *r);
       r = &p;
     }
     Tensor seq = rnn_input();
     for (std::size_t l = 0; l < lstms.size(); ++l) {
-      lstms[l].forward(ctx, store, seq, ensure(lstm_out[l], lstms[l].output_shape(seq.shape()), dev), mode);
+      lstms[l].forward(ctx, store, seq, ensure_tensor(lstm_out[l], lstms[l].output_shape(seq.shape()), dev), mode);
       seq = lstm_out[l];
     }
     rnn_out = dropout_forward(ctx, rnn_dropout, rnn_scratch, seq, mode, rng);
 
     // Head: Add -> Dense (softmax is applied by the loss or by predict()).
-    ops::add(ctx, ensure(sum, cnn_flat_out.shape(), dev), cnn_flat_out, rnn_out);
-    dense.forward(ctx, store, ensure(logits, Shape{n, config.classes}, dev), sum);
+    ops::add(ctx, ensure_tensor(sum, cnn_flat_out.shape(), dev), cnn_flat_out, rnn_out);
+    dense.forward(ctx, store, ensure_tensor(logits, Shape{n, config.classes}, dev), sum);
     return logits;
   }
 
@@ -168,17 +163,17 @@ struct RCNN::Impl {
     const Device dev = dlogits.device();
 
     // Head. d(sum) flows unchanged into both branches of the Add.
-    dense.backward(ctx, store, &ensure(d_sum, sum.shape(), dev), dlogits, sum);
+    dense.backward(ctx, store, &ensure_tensor(d_sum, sum.shape(), dev), dlogits, sum);
 
     // RNN branch (its input, the spectrogram, needs no gradient).
     const Tensor* dseq = &d_sum;
     if (rnn_dropout.rate > 0) {
-      rnn_dropout.backward(ctx, ensure(d_rnn, d_sum.shape(), dev), d_sum, last_mode, last_rng);
+      rnn_dropout.backward(ctx, ensure_tensor(d_rnn, d_sum.shape(), dev), d_sum, last_mode, last_rng);
       dseq = &d_rnn;
     }
     for (std::size_t l = lstms.size(); l-- > 0;) {
       const Tensor lstm_in = l == 0 ? rnn_input() : lstm_out[l - 1];
-      Tensor* dx = l == 0 ? nullptr : &ensure(d_lstm[l - 1], lstm_out[l - 1].shape(), dev);
+      Tensor* dx = l == 0 ? nullptr : &ensure_tensor(d_lstm[l - 1], lstm_out[l - 1].shape(), dev);
       lstms[l].backward(ctx, store, lstm_in, *dseq, dx);
       if (dx) dseq = dx;
     }
@@ -186,23 +181,23 @@ struct RCNN::Impl {
     // CNN branch.
     const Tensor* dcur = &d_sum;
     if (cnn_dropout.rate > 0) {
-      cnn_dropout.backward(ctx, ensure(d_cnn_flat, d_sum.shape(), dev), d_sum, last_mode, last_rng);
+      cnn_dropout.backward(ctx, ensure_tensor(d_cnn_flat, d_sum.shape(), dev), d_sum, last_mode, last_rng);
       dcur = &d_cnn_flat;
     }
     Tensor dblock = dcur->reshape(blocks.back().out.shape());
     for (std::size_t i = blocks.size(); i-- > 0;) {
       CnnBlock& b = blocks[i];
       if (b.dropout) {
-        b.dropout->backward(ctx, ensure(b.d_out, dblock.shape(), dev), dblock, last_mode, last_rng);
+        b.dropout->backward(ctx, ensure_tensor(b.d_out, dblock.shape(), dev), dblock, last_mode, last_rng);
         dblock = b.d_out;
       }
       if (b.pool) {
-        b.pool->backward(ctx, ensure(b.d_pool_in, b.bn_out.shape(), dev), dblock, b.bn_out, b.pool_out);
+        b.pool->backward(ctx, ensure_tensor(b.d_pool_in, b.bn_out.shape(), dev), dblock, b.bn_out, b.pool_out);
         dblock = b.d_pool_in;
       }
-      b.bn.backward(ctx, store, &ensure(b.d_conv_out, b.conv_out.shape(), dev), dblock, b.conv_out);
+      b.bn.backward(ctx, store, &ensure_tensor(b.d_conv_out, b.conv_out.shape(), dev), dblock, b.conv_out);
       const Tensor& block_in = i == 0 ? input : blocks[i - 1].out;
-      Tensor* dx = i == 0 ? nullptr : &ensure(b.d_in, block_in.shape(), dev);
+      Tensor* dx = i == 0 ? nullptr : &ensure_tensor(b.d_in, block_in.shape(), dev);
       b.conv.backward(ctx, store, dx, b.d_conv_out, block_in, b.conv_out);
       if (dx) dblock = *dx;
     }

@@ -1,4 +1,4 @@
-// The RCNN of DESIGN.md: a CNN branch and a BiLSTM branch over the same spectrogram, added,
+// The RCNN (docs/design.md, "The model"): a CNN branch and a BiLSTM branch over the same spectrogram, added,
 // then Dense + softmax. An explicit model: forward runs the layers in order, backward runs
 // them in reverse, writing every gradient into the flat gradient buffer. No autograd.
 //

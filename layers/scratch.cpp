@@ -9,4 +9,9 @@ Tensor scratch_view(Tensor& scratch, const Shape& shape, Device device) {
   return scratch.view(0, shape);
 }
 
+Tensor& ensure_tensor(Tensor& t, const Shape& shape, Device device) {
+  if (!t.defined() || t.shape() != shape || t.device() != device) t = Tensor::empty(shape, device);
+  return t;
+}
+
 }  // namespace gn

@@ -11,4 +11,8 @@ namespace gn {
 // is on another device or too small. Contents are unspecified.
 Tensor scratch_view(Tensor& scratch, const Shape& shape, Device device);
 
+// `t` itself, (re)allocated as an owning tensor of exactly `shape` on `device` only when its
+// shape or device differs, so steady-state steps allocate nothing. Contents are unspecified.
+Tensor& ensure_tensor(Tensor& t, const Shape& shape, Device device);
+
 }  // namespace gn

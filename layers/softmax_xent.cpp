@@ -9,11 +9,11 @@
 namespace gn {
 
 #if GENRENET_WITH_CUDA
-namespace cuda_impl {
+namespace cuda {
 void softmax(Context& ctx, Tensor& probs, const Tensor& logits);
 double softmax_cross_entropy(Context& ctx, Tensor& probs, Tensor& dlogits, const Tensor& logits,
                              const Tensor& onehot);
-}  // namespace cuda_impl
+}  // namespace cuda
 #endif
 
 namespace {
@@ -29,7 +29,7 @@ void softmax(Context& ctx, Tensor& probs, const Tensor& logits) {
   check_shape("softmax", "probs", probs.shape(), logits.shape());
   ops::check_same("softmax", ctx, probs, logits);
 #if GENRENET_WITH_CUDA
-  if (ctx.is_cuda()) return cuda_impl::softmax(ctx, probs, logits);
+  if (ctx.is_cuda()) return cuda::softmax(ctx, probs, logits);
 #endif
   cpu::for_each(logits.dim(0), fn::SoftmaxRow{probs.data(), logits.data(), logits.dim(1)});
 }
@@ -44,7 +44,7 @@ double softmax_cross_entropy(Context& ctx, Tensor& probs, Tensor& dlogits, const
   ops::check_same(op, ctx, probs, logits);
   ops::check_same(op, ctx, dlogits, onehot);
 #if GENRENET_WITH_CUDA
-  if (ctx.is_cuda()) return cuda_impl::softmax_cross_entropy(ctx, probs, dlogits, logits, onehot);
+  if (ctx.is_cuda()) return cuda::softmax_cross_entropy(ctx, probs, dlogits, logits, onehot);
 #endif
   const index_t n = logits.dim(0);
   const double total = cpu::reduce_sum(

@@ -3,12 +3,12 @@
 // per-row losses stay on the device and are summed by the deterministic two-stage reduction
 // of kernels/launch_cuda.cuh; one double comes back to the host.
 #include "engine/cuda_context.h"
+#include "engine/launch_cuda.cuh"
 #include "kernels/elementwise.h"
-#include "kernels/launch_cuda.cuh"
 #include "kernels/softmax.h"
 #include "layers/softmax_xent.h"
 
-namespace gn::cuda_impl {
+namespace gn::cuda {
 namespace {
 
 constexpr int kWarp = 32, kBlock = 256, kRowsPerBlock = kBlock / kWarp;
@@ -69,18 +69,13 @@ double softmax_cross_entropy(Context& ctx, Tensor& probs, Tensor& dlogits, const
   // Workspace: kReduceBlocks partials + 1 total (doubles), then N row losses (floats).
   constexpr int kPartials = gn::cuda::kReduceBlocks;
   char* ws = static_cast<char*>(ctx.workspace((kPartials + 1) * sizeof(double) + n * sizeof(float)));
-  double* partial = reinterpret_cast<double*>(ws);
-  double* total = partial + kPartials;
-  float* row_loss = reinterpret_cast<float*>(total + 1);
+  double* partial = reinterpret_cast<double*>(ws);  // kPartials + 1: reduce_to_host's scratch
+  float* row_loss = reinterpret_cast<float*>(partial + kPartials + 1);
   softmax_rows_kernel<<<blocks_for(n), kBlock, 0, stream_of(ctx)>>>(n, c, logits.data(), probs.data(), onehot.data(),
                                                                      dlogits.data(), row_loss,
                                                                      1.0f / static_cast<float>(n));
   GN_CHECK_CUDA(cudaGetLastError());
-  gn::cuda::reduce_sum(stream_of(ctx), n, fn::SumOf{row_loss}, partial, total);
-  double host = 0.0;
-  GN_CHECK_CUDA(cudaMemcpyAsync(&host, total, sizeof(double), cudaMemcpyDeviceToHost, stream_of(ctx)));
-  GN_CHECK_CUDA(cudaStreamSynchronize(stream_of(ctx)));
-  return host / static_cast<double>(n);
+  return gn::cuda::reduce_to_host(stream_of(ctx), n, fn::SumOf{row_loss}, partial) / static_cast<double>(n);
 }
 
-}  // namespace gn::cuda_impl
+}  // namespace gn::cuda

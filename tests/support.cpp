@@ -6,12 +6,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "engine/error.h"
 
@@ -108,43 +110,92 @@ void expect_close(const Tensor& actual, const Tensor& expected, double tol, cons
                       << max_abs_diff(actual, expected) << ") exceeds " << tol;
 }
 
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, const ChildOptions& options) {
+  if (argv.empty()) throw Error("ChildProcess: no program");
+  std::vector<std::string> args = argv;
+  std::vector<char*> raw;
+  for (std::string& a : args) raw.push_back(a.data());
+  raw.push_back(nullptr);
+  const std::string out = options.out_path.empty() ? "/dev/null" : options.out_path;
+  const std::string err = options.err_path.empty() ? "/dev/null" : options.err_path;
+  pid_ = fork();
+  if (pid_ < 0) throw Error("fork failed");
+  if (pid_ == 0) {
+    setpgid(0, 0);
+    const int in_fd = open("/dev/null", O_RDONLY);
+    const int out_fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int err_fd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(in_fd, 0);
+    dup2(out_fd, 1);
+    dup2(err_fd, 2);
+    if (!options.working_dir.empty() && chdir(options.working_dir.c_str()) != 0) _exit(126);
+    if (options.timeout_seconds > 0) alarm(static_cast<unsigned>(options.timeout_seconds));
+    execv(raw[0], raw.data());
+    _exit(127);
+  }
+}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+}
+
+void ChildProcess::signal(int sig) const {
+  if (pid_ > 0) kill(pid_, sig);
+}
+
+namespace {
+int exit_code_of(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
+}  // namespace
+
+int ChildProcess::wait() {
+  if (pid_ <= 0) return exit_code_of(raw_status_);
+  waitpid(pid_, &raw_status_, 0);
+  pid_ = -1;
+  return exit_code_of(raw_status_);
+}
+
+int ChildProcess::wait_for(double seconds) {
+  if (pid_ <= 0) return exit_code_of(raw_status_);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (true) {
+    if (waitpid(pid_, &raw_status_, WNOHANG) == pid_) {
+      pid_ = -1;
+      return exit_code_of(raw_status_);
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+int run_shell(const std::string& command) {
+  ChildProcess sh({"/bin/sh", "-c", command});
+  return sh.wait();
+}
+
 CommandResult run_genrenet(const std::vector<std::string>& args, int timeout_seconds,
                            const std::string& working_dir) {
   const std::string dir = temp_dir("cmd");
-  const std::string out_path = dir + "/stdout", err_path = dir + "/stderr";
-  const pid_t pid = fork();
-  if (pid < 0) throw Error("fork failed");
-  if (pid == 0) {
-    setpgid(0, 0);
-    const int in = open("/dev/null", O_RDONLY);
-    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(err, 2);
-    if (!working_dir.empty() && chdir(working_dir.c_str()) != 0) _exit(126);
-    std::vector<char*> argv;
-    std::string binary = GENRENET_BINARY;
-    argv.push_back(binary.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    alarm(static_cast<unsigned>(timeout_seconds));  // SIGALRM ends a hung child
-    execv(binary.c_str(), argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
+  ChildOptions options;
+  options.out_path = dir + "/stdout";
+  options.err_path = dir + "/stderr";
+  options.working_dir = working_dir;
+  options.timeout_seconds = timeout_seconds;  // SIGALRM ends a hung child
+  std::vector<std::string> argv = {GENRENET_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ChildProcess child(argv, options);
   CommandResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.exit_code = child.wait();
   auto slurp = [](const std::string& p) {
     std::ifstream in(p);
     std::stringstream ss;
     ss << in.rdbuf();
     return ss.str();
   };
-  r.out = slurp(out_path);
-  r.err = slurp(err_path);
+  r.out = slurp(options.out_path);
+  r.err = slurp(options.err_path);
   return r;
 }
 

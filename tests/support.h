@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <ostream>
+#include <sys/types.h>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,45 @@ double max_abs_diff(const Tensor& a, const Tensor& b);
 double normalized_error(const Tensor& a, const Tensor& b, double floor = 1e-6);
 // EXPECT that `actual` matches `expected` (same shape) within `tol` normalised error.
 void expect_close(const Tensor& actual, const Tensor& expected, double tol, const std::string& what);
+
+// ---- child processes -------------------------------------------------------------------------
+// How a child starts: stdin is /dev/null; stdout / stderr go to the named files ("" = /dev/null);
+// it runs in `working_dir` ("" = ours), in its own process group, and SIGALRM ends it after
+// `timeout_seconds` (0 = never) whatever the test does.
+struct ChildOptions {
+  std::string out_path, err_path;
+  std::string working_dir;
+  int timeout_seconds = 0;
+};
+
+// One child process: fork + exec of argv (argv[0] is the program's path). Everything the child
+// needs is prepared before fork (no allocation between fork and exec). The destructor kills
+// (SIGKILL) and reaps a child still running, so a failing test leaves no process behind.
+class ChildProcess {
+ public:
+  ChildProcess(const std::vector<std::string>& argv, const ChildOptions& options = {});
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool running() const { return pid_ > 0; }
+  void signal(int sig) const;  // no-op once reaped
+  // Waits for the exit and returns the status: the exit code, or 128 + signal.
+  int wait();
+  // The same, bounded: -1 when it is still running after `seconds` (> 0), else the status.
+  // `seconds` 0 only polls.
+  int wait_for(double seconds);
+  // The raw wait status of the last reaped exit (WIFSIGNALED etc.).
+  int raw_status() const { return raw_status_; }
+
+ private:
+  pid_t pid_ = -1;
+  int raw_status_ = 0;
+};
+
+// Runs `sh -c command` (a shell line: pipes, environment assignments, redirections) to the end.
+int run_shell(const std::string& command);
 
 // ---- the command line ------------------------------------------------------------------------
 struct CommandResult {

@@ -6,10 +6,10 @@
 #include <cmath>
 #include <fstream>
 
+#include "data/audio.h"
+#include "data/clips.h"
 #include "engine/error.h"
 #include "tests/support.h"
-#include "train/audio.h"
-#include "train/clips.h"
 
 namespace gn {
 namespace {

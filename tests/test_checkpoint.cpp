@@ -8,9 +8,9 @@
 
 #include "engine/error.h"
 #include "engine/safetensors.h"
+#include "model/checkpoint.h"
+#include "model/keras_import.h"
 #include "tests/support.h"
-#include "train/checkpoint.h"
-#include "train/keras_import.h"
 
 namespace gn {
 namespace {

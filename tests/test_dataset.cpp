@@ -8,13 +8,13 @@
 #include <set>
 #include <sstream>
 
+#include "data/audio.h"
+#include "data/dataset.h"
+#include "data/spectrogram_cache.h"
+#include "data/split.h"
+#include "data/synth.h"
 #include "engine/error.h"
 #include "tests/support.h"
-#include "train/audio.h"
-#include "train/dataset.h"
-#include "train/spectrogram_cache.h"
-#include "train/split.h"
-#include "train/synth.h"
 
 namespace gn {
 namespace {

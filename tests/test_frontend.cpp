@@ -16,12 +16,12 @@
 #include <complex>
 #include <random>
 
+#include "data/audio.h"
+#include "data/clips.h"
 #include "engine/error.h"
 #include "engine/safetensors.h"
 #include "layers/frontend.h"
 #include "tests/support.h"
-#include "train/audio.h"
-#include "train/clips.h"
 
 namespace gn {
 namespace {

@@ -7,13 +7,13 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "data/clips.h"
 #include "engine/error.h"
 #include "engine/safetensors.h"
 #include "layers/frontend.h"
+#include "model/checkpoint.h"
+#include "model/keras_import.h"
 #include "tests/support.h"
-#include "train/checkpoint.h"
-#include "train/clips.h"
-#include "train/keras_import.h"
 
 namespace gn {
 namespace {
@@ -346,7 +346,7 @@ TEST_F(KerasImport, MissingOrMistypedDatasetsAreNamed) {
   expect_weights_rejected(edited_weights(original, [](hid_t f) { H5Adelete(f, "layer_names"); }),
                           {"layer_names", "not a Keras weights file"});
   // Variable-length name lists (newer h5py) are refused, not read: libhdf5 1.10's global-heap
-  // reader trusts stored lengths (see train/keras_weights.cpp).
+  // reader trusts stored lengths (see model/keras_weights.cpp).
   expect_weights_rejected(edited_weights(original,
                                          [](hid_t f) {
                                            H5Adelete(f, "layer_names");

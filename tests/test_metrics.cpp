@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/error.h"
-#include "train/metrics.h"
+#include "model/metrics.h"
 
 namespace gn {
 namespace {

@@ -59,7 +59,7 @@ TEST_P(RcnnOnDevice, TrueInputSizeRuns) {
   EXPECT_EQ(logits.shape(), (Shape{2, 10}));
   Tensor dlogits = test::random_tensor(Shape{2, 10}, 5, device());
   model.backward(ctx(), dlogits);
-  // About 0.95 M parameters (DESIGN.md / issue 10).
+  // About 0.95 M parameters (the reference model of docs/design.md).
   EXPECT_GT(model.store().num_params(), 900000);
   EXPECT_LT(model.store().num_params(), 1000000);
   EXPECT_GT(ops::sum_of_squares(ctx(), model.store().grads()), 0.0);

@@ -124,9 +124,7 @@ std::string find_chromium() {
 
 // Runs a shell command, returns its exit status; stdout+stderr go to `log_path`.
 int shell(const std::string& command, const std::string& log_path) {
-  const std::string full = "timeout 120 " + command + " >'" + log_path + "' 2>&1";
-  const int status = std::system(full.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return test::run_shell("timeout 120 " + command + " >'" + log_path + "' 2>&1");
 }
 
 std::string slurp(const std::string& path) {

@@ -17,13 +17,14 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 #include <thread>
 
+#include "data/audio.h"
 #include "tests/support.h"
-#include "train/audio.h"
 
 namespace gn::test {
 namespace {
@@ -70,26 +71,12 @@ class ServeProcess {
     args.insert(args.end(), extra.begin(), extra.end());
     const std::string cwd = work_dir();
     fs::create_directories(cwd);
-    // Everything the child needs is prepared before fork (no allocation between fork and exec).
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
-    if (pid_ == 0) {
-      setpgid(0, 0);
-      const int in = open("/dev/null", O_RDONLY);
-      const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(in, 0);
-      dup2(o, 1);
-      dup2(e, 2);
-      // The server's working directory is its own empty folder: the test checks it stays empty.
-      if (chdir(cwd.c_str()) != 0) _exit(126);
-      alarm(static_cast<unsigned>(max_seconds));  // a hung server ends here whatever the test does
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
+    ChildOptions options;
+    options.out_path = out;
+    options.err_path = err;
+    options.working_dir = cwd;  // its own empty folder: the test checks it stays empty
+    options.timeout_seconds = max_seconds;  // a hung server ends whatever the test does
+    process_ = std::make_unique<ChildProcess>(args, options);
     // Wait (bounded) for "listening on http://127.0.0.1:PORT/".
     const std::regex line("listening on http://127\\.0\\.0\\.1:([0-9]+)/");
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60 * kSlowdown);
@@ -100,20 +87,11 @@ class ServeProcess {
         port_ = std::stoi(m[1]);
         return;
       }
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
+      if (process_->wait_for(0) != -1)
         throw std::runtime_error("genrenet serve exited before listening: " + slurp(err));
-      }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     throw std::runtime_error("genrenet serve did not start within 60 s: " + slurp(err));
-  }
-  ~ServeProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
   }
   int port() const { return port_; }
   std::string work_dir() const { return dir_ + "/cwd"; }
@@ -122,17 +100,8 @@ class ServeProcess {
 
   // SIGTERM, then the exit status (bounded wait; -1 if it did not exit in time).
   int terminate(int seconds = 30 * kSlowdown) {
-    kill(pid_, SIGTERM);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return -1;
+    process_->signal(SIGTERM);
+    return process_->wait_for(seconds);
   }
 
   httplib::Client client() const {
@@ -145,7 +114,7 @@ class ServeProcess {
 
  private:
   std::string dir_;
-  pid_t pid_ = -1;
+  std::unique_ptr<ChildProcess> process_;  // killed and reaped on destruction
   int port_ = 0;
 };
 

@@ -10,9 +10,9 @@
 #include <sstream>
 #include <string>
 
+#include "data/dataset.h"
+#include "data/synth.h"
 #include "tests/support.h"
-#include "train/dataset.h"
-#include "train/synth.h"
 
 namespace gn {
 namespace {

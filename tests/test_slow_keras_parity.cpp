@@ -1,4 +1,4 @@
-// End-to-end parity with the published reference model (issue 7): `import-keras` of
+// End-to-end parity with the published reference model: `import-keras` of
 // ../shared/seed, then every clip of the seven seed songs through the engine's decoder, clip
 // scheme, `seed` front-end and RCNN must give the probabilities real TensorFlow/Keras gives
 // (tests/fixtures/keras_reference.safetensors, made by make_keras_reference.py) to within 5e-4
@@ -10,15 +10,15 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "data/audio.h"
+#include "data/clips.h"
 #include "engine/safetensors.h"
 #include "layers/frontend.h"
 #include "layers/rcnn.h"
+#include "model/checkpoint.h"
+#include "model/keras_import.h"
+#include "serve/predictor.h"
 #include "tests/support.h"
-#include "train/audio.h"
-#include "train/checkpoint.h"
-#include "train/clips.h"
-#include "train/keras_import.h"
-#include "train/predictor.h"
 
 namespace gn {
 namespace {

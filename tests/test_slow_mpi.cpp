@@ -1,4 +1,4 @@
-// Data-parallel training under a real `mpirun -np 2` on this machine (loopback): issue 10.
+// Data-parallel training under a real `mpirun -np 2` on this machine (loopback).
 //
 // What is proven, and why against --simulate-ranks rather than a plain batch-32 run:
 //   2 ranks x 16 clips compute BatchNorm statistics over their own 16 clips, so their gradient
@@ -31,18 +31,18 @@
 #include <string>
 #include <thread>
 
+#include "data/synth.h"
 #include "engine/safetensors.h"
+#include "model/checkpoint.h"
 #include "tests/support.h"
-#include "train/checkpoint.h"
 #include "train/metrics_log.h"
-#include "train/synth.h"
 
 namespace gn {
 namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-bool have_mpirun() { return std::system("command -v mpirun > /dev/null 2>&1") == 0; }
+bool have_mpirun() { return test::run_shell("command -v mpirun > /dev/null 2>&1") == 0; }
 
 #define GN_REQUIRE_MPI()                                                                  \
   do {                                                                                    \
@@ -86,8 +86,7 @@ int run(const std::string& args, int ranks, const std::string& log, int timeout_
   std::string cmd = "OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 timeout " + std::to_string(timeout_s) + " ";
   if (ranks > 0) cmd += "mpirun --allow-run-as-root --oversubscribe -np " + std::to_string(ranks) + " ";
   cmd += args + " > " + log + " 2>&1";
-  const int status = std::system(cmd.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return test::run_shell(cmd);
 }
 
 std::string slurp(const std::string& path) {
@@ -195,27 +194,6 @@ std::vector<pid_t> rank_pids(const std::string& tag, int rank) {
   return pids;
 }
 
-// Starts `cmd` under sh in the background; returns its pid.
-pid_t spawn(const std::string& cmd) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
-}
-
-// Waits for `pid` up to `seconds`; returns its exit code, or -1 on timeout.
-int wait_for(pid_t pid, double seconds) {
-  const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
-  int status = 0;
-  while (Clock::now() < deadline) {
-    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return -1;
-}
-
 // Runs a long 2-rank job, waits for epoch 2's checkpoint, sends `sig` to rank 1 and returns the
 // job's exit code and how long it took to end after the signal.
 struct Stopped {
@@ -226,8 +204,8 @@ struct Stopped {
 Stopped signal_rank1(const std::string& out, int sig, const std::string& extra) {
   const std::string tag = out;
   const std::string log = out + ".log";
-  const pid_t job = spawn("GENRENET_TEST_TAG=" + tag + " OMP_NUM_THREADS=1 timeout 300 mpirun --allow-run-as-root " +
-                          "--oversubscribe -np 2 " + train_args(out, 100000, 32, extra) + " > " + log + " 2>&1");
+  test::ChildProcess job({"/bin/sh", "-c", "GENRENET_TEST_TAG=" + tag + " OMP_NUM_THREADS=1 timeout 300 mpirun --allow-run-as-root " +
+                          "--oversubscribe -np 2 " + train_args(out, 100000, 32, extra) + " > " + log + " 2>&1"});
   // Epoch 2 finished: its checkpoint is on disk and training goes on.
   const auto deadline = Clock::now() + std::chrono::seconds(120);
   while (Clock::now() < deadline && slurp(log).find("epoch 2/") == std::string::npos)
@@ -237,13 +215,13 @@ Stopped signal_rank1(const std::string& out, int sig, const std::string& extra) 
   const auto t0 = Clock::now();
   for (pid_t p : pids) kill(p, sig);
   Stopped s;
-  s.exit_code = wait_for(job, 60);
+  s.exit_code = job.wait_for(60);
   s.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   if (s.exit_code == -1) {  // not ended: clean up, the assertion below fails
     for (int r : {0, 1})
       for (pid_t p : rank_pids(tag, r)) kill(p, SIGKILL);
-    kill(job, SIGKILL);
-    waitpid(job, nullptr, 0);
+    job.signal(SIGKILL);
+    job.wait();
   }
   s.log = slurp(log);
   return s;

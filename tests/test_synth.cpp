@@ -7,10 +7,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "data/audio.h"
+#include "data/synth.h"
 #include "engine/error.h"
 #include "tests/support.h"
-#include "train/audio.h"
-#include "train/synth.h"
 
 namespace gn {
 namespace {

@@ -49,7 +49,7 @@ void Adam::step(Context& ctx, Tensor& params, const Tensor& grads) {
   ++t_;
 #if GENRENET_WITH_CUDA
   if (ctx.is_cuda()) {
-    cuda_impl::adam_update(ctx, params, m_, v_, grads, lr_t, omb1, omb2, options_.epsilon);
+    cuda::adam_update(ctx, params, m_, v_, grads, lr_t, omb1, omb2, options_.epsilon);
     return;
   }
 #endif

@@ -1,10 +1,10 @@
 // CUDA twin of train/adam.cpp: the AdamUpdate functor (kernels/adam.h), grid-stride.
 #include "engine/cuda_context.h"
+#include "engine/launch_cuda.cuh"
 #include "kernels/adam.h"
-#include "kernels/launch_cuda.cuh"
 #include "train/adam.h"
 
-namespace gn::cuda_impl {
+namespace gn::cuda {
 
 void adam_update(Context& ctx, Tensor& params, Tensor& m, Tensor& v, const Tensor& grads, float lr_t,
                  float one_minus_b1, float one_minus_b2, float epsilon) {
@@ -13,4 +13,4 @@ void adam_update(Context& ctx, Tensor& params, Tensor& m, Tensor& v, const Tenso
                                     one_minus_b2, epsilon});
 }
 
-}  // namespace gn::cuda_impl
+}  // namespace gn::cuda

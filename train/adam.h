@@ -54,9 +54,9 @@ class Adam {
 }  // namespace gn
 
 #if GENRENET_WITH_CUDA
-namespace gn::cuda_impl {
+namespace gn::cuda {
 // train/adam.cu: the same AdamUpdate functor, grid-stride on ctx's stream.
 void adam_update(Context& ctx, Tensor& params, Tensor& m, Tensor& v, const Tensor& grads,
                  float lr_t, float one_minus_b1, float one_minus_b2, float epsilon);
-}  // namespace gn::cuda_impl
+}  // namespace gn::cuda
 #endif

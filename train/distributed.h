@@ -1,17 +1,16 @@
-// Data-parallel training across processes and machines (issue 10): a small communicator over
-// MPI (host buffers: MPI_Allreduce) and NCCL (CUDA buffers: ncclAllReduce on the context's
-// stream, bootstrapped through MPI: rank 0 ncclGetUniqueId, MPI_Bcast, ncclCommInitRank; one GPU
+// Data-parallel training across processes and machines: a small communicator over MPI (host
+// buffers: MPI_Allreduce) and NCCL (CUDA buffers: ncclAllReduce on the context's stream; one GPU
 // per rank, chosen by the node-local rank).
 //
-// A plain `genrenet train` is a world of one: no MPI call is ever made (MPI_Init only runs when
-// the environment says mpirun / srun launched us), every collective is a no-op and nothing in
-// the single-process path changes. Built without MPI (GENRENET_WITH_MPI undefined), a launch by
-// mpirun is refused with a clear error instead of silently training N unrelated models.
+// A plain `genrenet train` is a world of one: no MPI call is ever made, every collective is a
+// no-op and nothing in the single-process path changes. MPI lives in a module,
+// libgenrenet_mpi.so beside the executable (train/mpi/world.h), loaded with dlopen only when the
+// environment says a launcher (mpirun, srun) started us; so genrenet runs where no MPI is
+// installed. When the module or libmpi cannot be loaded, a launch with several ranks is refused
+// with a clear error instead of silently training N unrelated models.
 //
-// Hangs: a collective that waits longer than `timeout_s` for its peers (a peer died without
-// the launcher noticing, or hangs: stopped, stuck I/O, a deadlock) makes a watchdog thread print
-// one clear line naming the collective and abort the whole job (MPI_Abort), so no rank waits
-// forever. Open MPI's mpirun itself already tears the job down when a rank is killed.
+// Hangs: a collective that waits longer than `timeout_s` for its peers makes the module's
+// watchdog print one clear line naming the collective and end the whole job.
 #pragma once
 
 #include <cstdint>
@@ -27,10 +26,16 @@ namespace gn {
 // PMI_SIZE (MPICH's Hydra, Slurm PMI) or PMIX_RANK (PMIx launchers). Reads only the environment.
 bool launched_by_mpi();
 
+// Where the MPI module is looked for: $GENRENET_MPI_MODULE when set, else libgenrenet_mpi.so in
+// the executable's folder.
+std::string mpi_module_path();
+
+class MpiWorld;
+
 class Communicator {
  public:
-  // World of one unless launched_by_mpi(); then MPI_Init_thread and the watchdog start.
-  // timeout_s <= 0 disables the watchdog.
+  // World of one unless launched_by_mpi(); then the MPI module is loaded, MPI_Init_thread and
+  // the watchdog start. timeout_s <= 0 disables the watchdog.
   explicit Communicator(double timeout_s = 300);
   ~Communicator();  // MPI_Finalize (when MPI was initialised here)
   Communicator(const Communicator&) = delete;
@@ -74,14 +79,11 @@ class Communicator {
   [[noreturn]] void abort(const std::string& message);
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  struct Module;
+  std::unique_ptr<Module> module_;  // null: a world of one
+  MpiWorld* world_ = nullptr;       // module_'s world
   int rank_ = 0, size_ = 1, local_rank_ = 0;
   double timeout_s_ = 300;
 };
-
-// FNV-1a over a tensor's bytes (copied to the host): equal tensors give equal checksums on every
-// rank, for check_agreement.
-std::uint64_t checksum(const Tensor& x);
 
 }  // namespace gn

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "train/metrics.h"
+#include "model/metrics.h"
 
 namespace gn {
 

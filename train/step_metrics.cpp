@@ -10,7 +10,7 @@ std::int64_t count_correct(Context& ctx, const Tensor& probs, const Tensor& oneh
   ops::check_same("count_correct", ctx, probs, onehot);
   check_shape("count_correct", "probs", probs.shape(), onehot.shape());
 #if GENRENET_WITH_CUDA
-  if (ctx.is_cuda()) return cuda_impl::count_correct(ctx, probs, onehot);
+  if (ctx.is_cuda()) return cuda::count_correct(ctx, probs, onehot);
 #endif
   const int classes = static_cast<int>(probs.dim(1));
   return static_cast<std::int64_t>(

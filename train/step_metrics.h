@@ -14,7 +14,7 @@ std::int64_t count_correct(Context& ctx, const Tensor& probs, const Tensor& oneh
 }  // namespace gn
 
 #if GENRENET_WITH_CUDA
-namespace gn::cuda_impl {
+namespace gn::cuda {
 std::int64_t count_correct(Context& ctx, const Tensor& probs, const Tensor& onehot);  // train/step_metrics.cu
-}  // namespace gn::cuda_impl
+}  // namespace gn::cuda
 #endif

@@ -11,6 +11,10 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "data/clips.h"
+#include "data/dataset.h"
+#include "data/progress.h"
+#include "data/split.h"
 #include "engine/context.h"
 #include "engine/error.h"
 #include "engine/ops.h"
@@ -19,15 +23,12 @@
 #include "layers/frontend.h"
 #include "layers/model_config.h"
 #include "layers/rcnn.h"
+#include "layers/scratch.h"
 #include "layers/softmax_xent.h"
+#include "model/checkpoint.h"
 #include "train/adam.h"
-#include "train/checkpoint.h"
-#include "train/clips.h"
-#include "train/dataset.h"
 #include "train/distributed.h"
-#include "train/progress.h"
 #include "train/report.h"
-#include "train/split.h"
 #include "train/step_metrics.h"
 
 namespace gn {
@@ -308,16 +309,10 @@ std::uint64_t index_checksum(const std::vector<std::int64_t>& v) {
   return h;
 }
 
-// The run of one rank (the whole run on one process). Ranks other than 0 get a discarding
-// `log`, no progress bars, and write nothing.
-TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& comm) {
-  Prepared p = prepare(o, log, comm);
-  const fs::path out(o.out_dir);
-  const auto run_start = std::chrono::steady_clock::now();
-  Context ctx(p.device);
-  const int classes = p.config.classes;
-
-  // Data: decode, cut, transform, cache; split; front-end statistics from the training side.
+// Data: decode, cut, transform, cache; split; front-end statistics from the training side.
+// Every rank builds the same data set and split and checks that it did.
+Dataset load_data(Context& ctx, const TrainOptions& o, Prepared& p, Split& split, std::ostream& log,
+                  Communicator& comm) {
   DatasetOptions dopt;
   dopt.cache_dir = o.cache_dir;
   dopt.progress = o.progress;
@@ -325,19 +320,20 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
   Dataset data = Dataset::build(ctx, p.scan, p.clips, p.frontend, dopt);
   GN_REQUIRE(data.num_clips() > 0, "data set ", o.data_dir, ": no usable clips (every song failed to decode or is ",
              "shorter than one clip)");
-  const Split split = make_split(data, p.split, &log);
+  split = make_split(data, p.split, &log);
   if (!p.resume_from) data.fit_normalization(p.frontend, split.train);
-  {
-    // Every rank decoded the data set itself (the cache files are written atomically, so ranks
-    // sharing a cache folder are safe): the slowest decode sets the wait, not the timeout.
-    Communicator::LongWait setup(comm, 24 * 3600.0);
-    comm.check_agreement(static_cast<std::uint64_t>(data.num_clips()), "the number of clips in " + o.data_dir);
-    comm.check_agreement(index_checksum(split.train) ^ index_checksum(split.val) * 3 ^ index_checksum(split.test) * 7,
-                         "the train / validation / test split");
-  }
+  // Every rank decoded the data set itself (the cache files are written atomically, so ranks
+  // sharing a cache folder are safe): the slowest decode sets the wait, not the timeout.
+  Communicator::LongWait setup(comm, 24 * 3600.0);
+  comm.check_agreement(static_cast<std::uint64_t>(data.num_clips()), "the number of clips in " + o.data_dir);
+  comm.check_agreement(index_checksum(split.train) ^ index_checksum(split.val) * 3 ^ index_checksum(split.test) * 7,
+                       "the train / validation / test split");
+  return data;
+}
 
-  RCNN model(p.config, p.device);
-  Adam adam(model.store().params(), AdamOptions{static_cast<float>(o.lr)});
+// The parameters, BatchNorm statistics and Adam state a run starts from: the seed's
+// initialisation, or the resume checkpoint (then released); identical on every rank.
+void initialise(Context& ctx, RCNN& model, Adam& adam, Prepared& p, const TrainOptions& o, Communicator& comm) {
   if (p.resume_from) {
     load_into_store(*p.resume_from, model.store());
     adam.restore(p.resume_from->tensors.at(kOptimizerM), p.resume_from->tensors.at(kOptimizerV),
@@ -346,25 +342,26 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
   } else {
     model.init(o.seed);
   }
-  if (comm.distributed()) {
-    // Identical on every rank already (one seed, one checkpoint file); rank 0's copy makes it so.
-    comm.check_agreement(static_cast<std::uint64_t>(adam.t()), "the optimiser step of " + o.out_dir);
-    comm.broadcast(ctx, model.store().params(), 0, "initial parameters");
-    comm.broadcast(ctx, model.store().buffers(), 0, "initial BatchNorm statistics");
-    Tensor m = adam.m().clone(), v = adam.v().clone();
-    comm.broadcast(ctx, m, 0, "initial Adam m");
-    comm.broadcast(ctx, v, 0, "initial Adam v");
-    adam.restore(m, v, adam.t());
-  }
+  if (!comm.distributed()) return;
+  // Identical on every rank already (one seed, one checkpoint file); rank 0's copy makes it so.
+  comm.check_agreement(static_cast<std::uint64_t>(adam.t()), "the optimiser step of " + o.out_dir);
+  comm.broadcast(ctx, model.store().params(), 0, "initial parameters");
+  comm.broadcast(ctx, model.store().buffers(), 0, "initial BatchNorm statistics");
+  Tensor m = adam.m().clone(), v = adam.v().clone();
+  comm.broadcast(ctx, m, 0, "initial Adam m");
+  comm.broadcast(ctx, v, 0, "initial Adam v");
+  adam.restore(m, v, adam.t());
+}
 
-  const std::string clip_json = p.clips.to_json().dump(), frontend_json = p.frontend.to_json().dump();
+// The "settings" table of the report.
+std::vector<std::pair<std::string, std::string>> run_settings(const TrainOptions& o, const Prepared& p,
+                                                              const Split& split, const RCNN& model,
+                                                              const Communicator& comm, int shards) {
+  std::string genres;
+  for (const auto& l : p.labels) genres += (genres.empty() ? "" : ", ") + l;
   std::vector<std::pair<std::string, std::string>> settings = {
       {"data", o.data_dir},
-      {"genres", [&] {
-         std::string s;
-         for (const auto& l : p.labels) s += (s.empty() ? "" : ", ") + l;
-         return s;
-       }()},
+      {"genres", genres},
       {"front-end", o.frontend + (p.frontend.normalized() ? " (standardised per bin, training statistics)" : "")},
       {"clips", p.clips.str()},
       {"split", p.split.str()},
@@ -380,19 +377,212 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
       {"device", p.device.str()},
       {"run folder", o.out_dir},
   };
-  // Data-parallel: each global batch of --batch clips is cut into `shards` contiguous shards,
-  // shard q computed by rank q / simulate_ranks (one shard per rank under mpirun).
-  const int shards = comm.size() * o.simulate_ranks;
-  if (shards > 1) {
+  if (shards > 1)
     settings.emplace_back("data-parallel", std::to_string(comm.size()) + " rank" + (comm.size() > 1 ? "s" : "") +
                                                (o.simulate_ranks > 1 ? ", " + std::to_string(o.simulate_ranks) +
                                                                            " simulated on one process"
                                                                      : std::string()) +
                                                "; BatchNorm statistics per shard of " + std::to_string(o.batch) +
                                                " / " + std::to_string(shards) + " clips");
+  return settings;
+}
+
+// What an epoch's training steps add up (summed over this process's shards).
+struct StepTotals {
+  double loss_sum = 0;  // sum over clips of each clip's loss
+  std::int64_t correct = 0, seen = 0;
+};
+
+// Where a step stands, for the message of a diverged loss.
+struct StepPlace {
+  int epoch = 0;
+  std::int64_t step = 0, steps = 0;  // step in [0, steps)
+  std::string last_good;             // the checkpoint a user falls back to
+};
+
+// One optimisation step on one global batch, the same path for 1..N shards. The batch's
+// `count` clips are cut into `shards` contiguous shards; shard q is computed by rank
+// q / simulate_ranks (one shard per rank under mpirun, all of them on one process with
+// --simulate-ranks, the whole batch as shard 0 otherwise). Each shard runs forward / backward
+// on its n clips; its gradient (the mean over the shard) weighted by n / count and summed over
+// the shards and ranks is the gradient of the mean loss over the batch (a partial last batch
+// included), given per-shard BatchNorm statistics. Shard q of global step t draws its dropout
+// masks from Philox step t * shards + q: distinct per shard, the same whichever process
+// computes it. With one shard (weight 1) this is the plain step, bit for bit.
+class TrainStep {
+ public:
+  TrainStep(Context& ctx, RCNN& model, Adam& adam, const Dataset& data, const FrontendConfig& frontend,
+            const TrainOptions& o, Communicator& comm)
+      : ctx_(ctx), model_(model), adam_(adam), data_(data), frontend_(frontend), o_(o), comm_(comm),
+        shards_(comm.size() * o.simulate_ranks) {
+    // --simulate-ranks: the BatchNorm moving statistics of each simulated rank (a real rank
+    // updates its own from its shards and the ranks average them at the end of the epoch).
+    if (o.simulate_ranks > 1 && model.store().buffers().defined()) rank_buffers_.resize(o.simulate_ranks);
+  }
+
+  int shards() const { return shards_; }
+
+  void begin_epoch() {
+    for (Tensor& t : rank_buffers_) t = model_.store().buffers().clone();
+  }
+
+  // Adds the batch [begin, begin + count) of `order` to `totals` and updates the parameters.
+  void run(const std::vector<std::int64_t>& order, std::size_t begin, std::size_t count, const StepPlace& place,
+           StepTotals& totals) {
+    Tensor& grads = model_.store().grads();
+    const bool summed = o_.simulate_ranks > 1;  // several shards on this process: sum them here
+    if (summed) {
+      if (!grad_sum_.defined()) grad_sum_ = Tensor::empty(grads.shape(), ctx_.device());
+      ops::fill(ctx_, grad_sum_, 0.0f);
+    }
+    bool computed = false;
+    for (int k = 0; k < o_.simulate_ranks; ++k) {
+      const int q = comm_.rank() * o_.simulate_ranks + k;
+      const std::size_t lo = begin + count * q / shards_, hi = begin + count * (q + 1) / shards_;
+      if (hi == lo) continue;  // fewer clips than shards: this shard adds nothing
+      const std::size_t n = hi - lo;
+      computed = true;
+      load_batch(ctx_, batch_, data_, frontend_, order, lo, n, model_.config().classes);
+      if (!rank_buffers_.empty()) ops::copy(ctx_, model_.store().buffers(), rank_buffers_[k]);
+      const Tensor& logits = model_.forward(
+          ctx_, batch_.x, Mode::Train, RandomStep{o_.seed, static_cast<std::uint64_t>(adam_.t()) * shards_ + q});
+      if (!rank_buffers_.empty()) ops::copy(ctx_, rank_buffers_[k], model_.store().buffers());
+      ensure_tensor(probs_, logits.shape(), ctx_.device());
+      ensure_tensor(dlogits_, logits.shape(), ctx_.device());
+      const double loss = softmax_cross_entropy(ctx_, probs_, dlogits_, logits, batch_.onehot);
+      GN_REQUIRE(std::isfinite(loss), "training stopped: the loss became ", std::isnan(loss) ? "NaN" : "infinite",
+                 " at epoch ", place.epoch, ", step ", place.step + 1, " of ", place.steps, " (global step ",
+                 adam_.t() + 1,
+                 shards_ > 1 ? ", shard " + std::to_string(q) + " of " + std::to_string(shards_) : std::string(),
+                 "); try a smaller --lr. The last good checkpoint is ", place.last_good);
+      totals.correct += count_correct(ctx_, probs_, batch_.onehot);
+      totals.loss_sum += loss * static_cast<double>(n);
+      totals.seen += static_cast<std::int64_t>(n);
+      model_.backward(ctx_, dlogits_);
+      const float weight = static_cast<float>(n) / static_cast<float>(count);
+      if (summed)
+        ops::axpby(ctx_, grad_sum_, grads, weight, 1.0f);
+      else if (n != count)
+        ops::scale(ctx_, grads, grads, weight);
+    }
+    if (summed)
+      ops::copy(ctx_, grads, grad_sum_);
+    else if (!computed)
+      ops::fill(ctx_, grads, 0.0f);  // this rank's shard is empty: it adds nothing to the sum
+    comm_.allreduce_sum(ctx_, grads, "the gradient all-reduce");
+    adam_.step(ctx_, model_.store().params(), grads);
+  }
+
+  // Each rank's (and simulated rank's) BatchNorm moving statistics followed its own shards:
+  // their mean is what every rank validates with and what the checkpoint holds (a resume then
+  // needs no per-rank state). Reduces `totals` over the ranks too.
+  void end_epoch(StepTotals& totals) {
+    if (comm_.distributed()) {
+      double sums[3] = {totals.loss_sum, static_cast<double>(totals.correct), static_cast<double>(totals.seen)};
+      comm_.allreduce_sum(sums, 3, "the training metrics");
+      totals.loss_sum = sums[0];
+      totals.correct = std::llround(sums[1]);
+      totals.seen = std::llround(sums[2]);
+      comm_.allreduce_mean(ctx_, model_.store().buffers(), "the BatchNorm statistics average");
+    }
+    if (!rank_buffers_.empty()) {  // the same average over the simulated ranks, in rank order
+      Tensor& buffers = model_.store().buffers();
+      ops::fill(ctx_, buffers, 0.0f);
+      for (const Tensor& t : rank_buffers_) ops::axpby(ctx_, buffers, t, 1.0f, 1.0f);
+      ops::scale(ctx_, buffers, buffers, 1.0f / static_cast<float>(rank_buffers_.size()));
+    }
+  }
+
+ private:
+  Context& ctx_;
+  RCNN& model_;
+  Adam& adam_;
+  const Dataset& data_;
+  const FrontendConfig& frontend_;
+  const TrainOptions& o_;
+  Communicator& comm_;
+  const int shards_;
+  std::vector<Tensor> rank_buffers_;
+  Batch batch_;
+  Tensor probs_, dlogits_;
+  Tensor grad_sum_;  // (params) the weighted sum of this process's shards, --simulate-ranks only
+};
+
+// Validation, sharded like training: rank r scores the r-th contiguous slice, the sums are reduced.
+Evaluation validate(Context& ctx, RCNN& model, const Dataset& data, const FrontendConfig& frontend,
+                    const std::vector<std::int64_t>& val_clips, const TrainOptions& o, Communicator& comm) {
+  const std::size_t nv = val_clips.size();
+  const std::vector<std::int64_t> mine(val_clips.begin() + nv * comm.rank() / comm.size(),
+                                       val_clips.begin() + nv * (comm.rank() + 1) / comm.size());
+  Evaluation val = evaluate(ctx, model, data, frontend, mine, o.batch, false, "validation", o.progress);
+  if (comm.distributed()) {
+    const double n = static_cast<double>(mine.size());
+    double sums[3] = {n > 0 ? val.loss * n : 0, n > 0 ? val.accuracy * n : 0, n};
+    comm.allreduce_sum(sums, 3, "the validation metrics");
+    val.loss = sums[2] > 0 ? sums[0] / sums[2] : std::numeric_limits<double>::quiet_NaN();
+    val.accuracy = sums[2] > 0 ? static_cast<double>(std::llround(sums[1])) / sums[2]
+                               : std::numeric_limits<double>::quiet_NaN();
+  }
+  return val;
+}
+
+// After the last epoch: the best checkpoint (lowest validation loss) scores the test split at
+// clip and song level (test_results.json), and the report is written. Rank 0 only.
+void test_and_report(Context& ctx, RCNN& model, const Dataset& data, const Split& split, const Prepared& p,
+                     const TrainOptions& o, const std::vector<std::pair<std::string, std::string>>& settings,
+                     std::chrono::steady_clock::time_point run_start, TrainResult& result, std::ostream& log) {
+  const fs::path out(o.out_dir);
+  const fs::path best = out / "best.safetensors";
+  if (!split.test.empty() && fs::exists(best)) {
+    load_into_store(load_checkpoint(best.string()), model.store());
+    const Evaluation test =
+        evaluate(ctx, model, data, p.frontend, split.test, o.batch, true, "test", o.progress);
+    std::vector<std::int64_t> clip_songs;
+    for (std::int64_t c : split.test) clip_songs.push_back(data.clip_song(c));
+    result.test = evaluate_predictions(p.labels, test.probs, test.labels, clip_songs, test.loss);
+    write_file_atomically((out / "test_results.json").string(), test_results_json(*result.test));
+    log << "test (best epoch " << p.best_epoch << "): clip accuracy " << fixed(100 * result.test->clip_accuracy(), 1)
+        << "% of " << result.test->clips << " clips; song accuracy " << fixed(100 * result.test->song_accuracy(), 1)
+        << "% (mean of clip probabilities), " << fixed(100 * result.test->song_vote_accuracy(), 1)
+        << "% (majority vote) of " << result.test->songs << " songs\n";
+  } else if (split.test.empty()) {
+    log << "no test split: nothing to evaluate\n";
+  }
+
+  ReportData report;
+  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+  report.status = "trained " + std::to_string(p.history.size()) + " epoch" + (p.history.size() == 1 ? "" : "s") +
+                  " on " + p.device.str() + (p.best_epoch > 0 ? "; best epoch " + std::to_string(p.best_epoch) : "") +
+                  "; this session took " + format_duration(total);
+  report.settings = settings;
+  report.epochs = p.history;
+  report.best_epoch = p.best_epoch;
+  report.test = result.test;
+  result.report_path = (out / "report.html").string();
+  write_report(result.report_path, report);
+  log << "report: " << result.report_path << "\n";
+}
+
+// The run of one rank (the whole run on one process). Ranks other than 0 get a discarding
+// `log`, no progress bars, and write nothing.
+TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& comm) {
+  Prepared p = prepare(o, log, comm);
+  const fs::path out(o.out_dir);
+  const auto run_start = std::chrono::steady_clock::now();
+  Context ctx(p.device);
+
+  Split split;
+  Dataset data = load_data(ctx, o, p, split, log, comm);
+  RCNN model(p.config, p.device);
+  Adam adam(model.store().params(), AdamOptions{static_cast<float>(o.lr)});
+  initialise(ctx, model, adam, p, o, comm);
+  TrainStep step(ctx, model, adam, data, p.frontend, o, comm);
+  const int shards = step.shards();
+
+  const std::vector<std::pair<std::string, std::string>> settings = run_settings(o, p, split, model, comm, shards);
+  if (shards > 1)
     log << "data-parallel: " << shards << " shards of each batch of " << o.batch << " clips (" << comm.size()
         << " rank" << (comm.size() > 1 ? "s" : "") << ")\n";
-  }
   log << "training on " << p.device.str() << ": " << split.train.size() << " training clips, " << split.val.size()
       << " validation, " << split.test.size() << " test; " << p.labels.size() << " genres; "
       << model.store().num_params() << " parameters\n";
@@ -400,6 +590,7 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
     log << "resuming " << o.out_dir << " after epoch " << p.start_epoch << " (step " << adam.t() << ")\n";
 
   // One checkpoint holds everything a resume needs.
+  const std::string clip_json = p.clips.to_json().dump(), frontend_json = p.frontend.to_json().dump();
   auto make_checkpoint = [&](int epoch) {
     Checkpoint c = checkpoint_from_store(model.store(), p.config, p.labels);
     c.frontend_json = frontend_json;
@@ -415,11 +606,6 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
     return c;
   };
 
-  Batch b;
-  Tensor probs, dlogits, grad_sum;
-  // --simulate-ranks: the BatchNorm moving statistics of each simulated rank (a real rank
-  // updates its own from its shards and the ranks average them at the end of the epoch).
-  std::vector<Tensor> rank_buffers(o.simulate_ranks > 1 && model.store().buffers().defined() ? o.simulate_ranks : 0);
   for (int epoch = p.start_epoch + 1; epoch <= o.epochs; ++epoch) {
     const auto epoch_start = std::chrono::steady_clock::now();
     const std::vector<std::int64_t> perm = shuffled_order(static_cast<std::int64_t>(split.train.size()), o.seed,
@@ -427,139 +613,50 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
     std::vector<std::int64_t> order(perm.size());
     for (std::size_t i = 0; i < perm.size(); ++i) order[i] = split.train[perm[i]];
 
-    double loss_sum = 0;
-    std::int64_t correct = 0, seen = 0;
-    const std::int64_t steps = (static_cast<std::int64_t>(order.size()) + o.batch - 1) / o.batch;
-    // The rate of global step adam.t() (0-based): every epoch has `steps` steps.
+    StepTotals totals;
+    StepPlace place;
+    place.epoch = epoch;
+    place.steps = (static_cast<std::int64_t>(order.size()) + o.batch - 1) / o.batch;
+    place.last_good = epoch > 1 ? (out / "last.safetensors").string() + " (epoch " + std::to_string(epoch - 1) + ")"
+                                : std::string("none (it diverged in the first epoch)");
+    // The rate of global step adam.t() (0-based): every epoch has place.steps steps.
     auto schedule_lr = [&] {
       if (!o.cosine_lr) return;
-      const double progress = static_cast<double>(adam.t()) / static_cast<double>(steps * o.epochs);
+      const double progress = static_cast<double>(adam.t()) / static_cast<double>(place.steps * o.epochs);
       adam.set_lr(static_cast<float>(o.lr * 0.5 * (1.0 + std::cos(3.141592653589793 * progress))));
     };
     std::optional<ProgressBar> bar;
     if (o.progress)
       bar.emplace("epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs),
                   static_cast<std::int64_t>(order.size()), "clips");
-    // One global batch as `shards` shards. This rank's shards each run forward / backward on
-    // their clips; their gradients (each the mean over the shard's n clips) are weighted by
-    // n / count and summed here, then over the ranks: the gradient of the mean loss over all
-    // `count` clips of the batch, a partial last batch included, given per-shard BatchNorm
-    // statistics. Shard q of global step t draws its dropout masks from Philox step
-    // t * shards + q: distinct per shard, the same whichever process computes the shard.
-    for (Tensor& t : rank_buffers) t = model.store().buffers().clone();
-    auto sharded_step = [&](std::size_t begin, std::size_t count, std::int64_t s, std::int64_t steps) {
-      Tensor& grads = model.store().grads();
-      if (!grad_sum.defined()) grad_sum = Tensor::empty(grads.shape(), ctx.device());
-      ops::fill(ctx, grad_sum, 0.0f);
-      for (int k = 0; k < o.simulate_ranks; ++k) {
-        const int q = comm.rank() * o.simulate_ranks + k;
-        const std::size_t lo = begin + count * q / shards, hi = begin + count * (q + 1) / shards;
-        if (hi == lo) continue;  // fewer clips than shards: this shard adds nothing
-        const std::size_t n = hi - lo;
-        load_batch(ctx, b, data, p.frontend, order, lo, n, classes);
-        if (!rank_buffers.empty()) ops::scale(ctx, model.store().buffers(), rank_buffers[k], 1.0f);
-        const Tensor& logits = model.forward(
-            ctx, b.x, Mode::Train, RandomStep{o.seed, static_cast<std::uint64_t>(adam.t()) * shards + q});
-        if (!rank_buffers.empty()) ops::scale(ctx, rank_buffers[k], model.store().buffers(), 1.0f);
-        if (!probs.defined() || probs.shape() != logits.shape()) {
-          probs = Tensor::empty(logits.shape(), ctx.device());
-          dlogits = Tensor::empty(logits.shape(), ctx.device());
-        }
-        const double loss = softmax_cross_entropy(ctx, probs, dlogits, logits, b.onehot);
-        GN_REQUIRE(std::isfinite(loss), "training stopped: the loss became ", std::isnan(loss) ? "NaN" : "infinite",
-                   " at epoch ", epoch, ", step ", s + 1, " of ", steps, " (global step ", adam.t() + 1,
-                   ", shard ", q, " of ", shards, "); try a smaller --lr. The last good checkpoint is ",
-                   epoch > 1 ? (out / "last.safetensors").string() + " (epoch " + std::to_string(epoch - 1) + ")"
-                             : std::string("none (it diverged in the first epoch)"));
-        correct += count_correct(ctx, probs, b.onehot);
-        loss_sum += loss * static_cast<double>(n);
-        seen += static_cast<std::int64_t>(n);
-        model.backward(ctx, dlogits);
-        ops::axpby(ctx, grad_sum, grads, static_cast<float>(n) / static_cast<float>(count), 1.0f);
-      }
-      ops::scale(ctx, grads, grad_sum, 1.0f);  // a copy (x * 1 is exact)
-      comm.allreduce_sum(ctx, grads, "the gradient all-reduce");
-      schedule_lr();
-      adam.step(ctx, model.store().params(), grads);
-    };
-    for (std::int64_t s = 0; s < steps; ++s) {
-      const std::size_t begin = static_cast<std::size_t>(s) * o.batch;
+    step.begin_epoch();
+    for (place.step = 0; place.step < place.steps; ++place.step) {
+      const std::size_t begin = static_cast<std::size_t>(place.step) * o.batch;
       const std::size_t count = std::min<std::size_t>(o.batch, order.size() - begin);
-      if (shards > 1) {
-        sharded_step(begin, count, s, steps);
-        if (bar)
-          bar->advance(static_cast<std::int64_t>(count),
-                       "step " + std::to_string(s + 1) + "/" + std::to_string(steps) + " loss " +
-                           fixed(loss_sum / std::max<std::int64_t>(seen, 1), 4) + " acc " +
-                           fixed(100.0 * correct / std::max<std::int64_t>(seen, 1), 1) + "%" +
-                           (comm.distributed() ? " (rank 0)" : ""));
-        continue;
-      }
-      load_batch(ctx, b, data, p.frontend, order, begin, count, classes);
-      const Tensor& logits = model.forward(ctx, b.x, Mode::Train, RandomStep{o.seed, static_cast<std::uint64_t>(adam.t())});
-      if (!probs.defined() || probs.shape() != logits.shape()) {
-        probs = Tensor::empty(logits.shape(), ctx.device());
-        dlogits = Tensor::empty(logits.shape(), ctx.device());
-      }
-      const double loss = softmax_cross_entropy(ctx, probs, dlogits, logits, b.onehot);
-      GN_REQUIRE(std::isfinite(loss), "training stopped: the loss became ", std::isnan(loss) ? "NaN" : "infinite",
-                 " at epoch ", epoch, ", step ", s + 1, " of ", steps, " (global step ", adam.t() + 1,
-                 "); try a smaller --lr. The last good checkpoint is ",
-                 epoch > 1 ? (out / "last.safetensors").string() + " (epoch " + std::to_string(epoch - 1) + ")"
-                           : std::string("none (it diverged in the first epoch)"));
-      correct += count_correct(ctx, probs, b.onehot);
-      loss_sum += loss * static_cast<double>(count);
-      seen += static_cast<std::int64_t>(count);
-      model.backward(ctx, dlogits);
       schedule_lr();
-      adam.step(ctx, model.store().params(), model.store().grads());
+      step.run(order, begin, count, place, totals);
+      const double seen = static_cast<double>(std::max<std::int64_t>(totals.seen, 1));
       if (bar)
         bar->advance(static_cast<std::int64_t>(count),
-                     "step " + std::to_string(s + 1) + "/" + std::to_string(steps) + " loss " +
-                         fixed(loss_sum / seen, 4) + " acc " + fixed(100.0 * correct / seen, 1) + "%");
+                     "step " + std::to_string(place.step + 1) + "/" + std::to_string(place.steps) + " loss " +
+                         fixed(totals.loss_sum / seen, 4) + " acc " + fixed(100.0 * totals.correct / seen, 1) + "%" +
+                         (comm.distributed() ? " (rank 0)" : ""));
     }
     const double train_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
     if (bar) bar->finish();
-    if (comm.distributed()) {
-      double sums[3] = {loss_sum, static_cast<double>(correct), static_cast<double>(seen)};
-      comm.allreduce_sum(sums, 3, "the training metrics");
-      loss_sum = sums[0];
-      correct = std::llround(sums[1]);
-      seen = std::llround(sums[2]);
-      // Each rank's BatchNorm moving statistics followed its own shards: their mean is what every
-      // rank validates with and what the checkpoint holds (a resume then needs no per-rank state).
-      comm.allreduce_mean(ctx, model.store().buffers(), "the BatchNorm statistics average");
-    }
-    if (!rank_buffers.empty()) {  // the same average over the simulated ranks, in rank order
-      Tensor& buffers = model.store().buffers();
-      ops::fill(ctx, buffers, 0.0f);
-      for (const Tensor& t : rank_buffers) ops::axpby(ctx, buffers, t, 1.0f, 1.0f);
-      ops::scale(ctx, buffers, buffers, 1.0f / static_cast<float>(rank_buffers.size()));
-    }
-    // Validation sharded too: rank r scores the r-th contiguous slice, the sums are reduced.
-    const std::size_t nv = split.val.size();
-    const std::vector<std::int64_t> my_val(split.val.begin() + nv * comm.rank() / comm.size(),
-                                           split.val.begin() + nv * (comm.rank() + 1) / comm.size());
-    Evaluation val = evaluate(ctx, model, data, p.frontend, my_val, o.batch, false, "validation", o.progress);
-    if (comm.distributed()) {
-      const double n = static_cast<double>(my_val.size());
-      double sums[3] = {n > 0 ? val.loss * n : 0, n > 0 ? val.accuracy * n : 0, n};
-      comm.allreduce_sum(sums, 3, "the validation metrics");
-      val.loss = sums[2] > 0 ? sums[0] / sums[2] : std::numeric_limits<double>::quiet_NaN();
-      val.accuracy = sums[2] > 0 ? static_cast<double>(std::llround(sums[1])) / sums[2]
-                                 : std::numeric_limits<double>::quiet_NaN();
-    }
+    step.end_epoch(totals);
+    const Evaluation val = validate(ctx, model, data, p.frontend, split.val, o, comm);
 
     EpochMetrics m;
     m.epoch = epoch;
-    m.train_loss = loss_sum / static_cast<double>(seen);
-    m.train_accuracy = static_cast<double>(correct) / static_cast<double>(seen);
+    m.train_loss = totals.loss_sum / static_cast<double>(totals.seen);
+    m.train_accuracy = static_cast<double>(totals.correct) / static_cast<double>(totals.seen);
     m.val_loss = val.loss;
     m.val_accuracy = val.accuracy;
     m.lr = adam.options().lr;  // the last step's rate
     m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
-    m.clips_per_second = train_seconds > 0 ? static_cast<double>(seen) / train_seconds : 0;
+    m.clips_per_second = train_seconds > 0 ? static_cast<double>(totals.seen) / train_seconds : 0;
     p.history.push_back(m);
 
     // Best by validation loss (by training loss when there is no validation side).
@@ -591,42 +688,13 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
     log.flush();
   }
 
-  // Test: the best checkpoint (lowest validation loss), clip and song level.
   TrainResult result;
   result.out_dir = o.out_dir;
   result.epochs_done = std::max(p.start_epoch, o.epochs);
   result.best_epoch = p.best_epoch;
   result.history = p.history;
   if (!comm.is_root()) return result;  // the test set and the report are rank 0's
-  const fs::path best = out / "best.safetensors";
-  if (!split.test.empty() && fs::exists(best)) {
-    load_into_store(load_checkpoint(best.string()), model.store());
-    const Evaluation test =
-        evaluate(ctx, model, data, p.frontend, split.test, o.batch, true, "test", o.progress);
-    std::vector<std::int64_t> clip_songs;
-    for (std::int64_t c : split.test) clip_songs.push_back(data.clip_song(c));
-    result.test = evaluate_predictions(p.labels, test.probs, test.labels, clip_songs, test.loss);
-    write_file_atomically((out / "test_results.json").string(), test_results_json(*result.test));
-    log << "test (best epoch " << p.best_epoch << "): clip accuracy " << fixed(100 * result.test->clip_accuracy(), 1)
-        << "% of " << result.test->clips << " clips; song accuracy " << fixed(100 * result.test->song_accuracy(), 1)
-        << "% (mean of clip probabilities), " << fixed(100 * result.test->song_vote_accuracy(), 1)
-        << "% (majority vote) of " << result.test->songs << " songs\n";
-  } else if (split.test.empty()) {
-    log << "no test split: nothing to evaluate\n";
-  }
-
-  ReportData report;
-  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
-  report.status = "trained " + std::to_string(p.history.size()) + " epoch" + (p.history.size() == 1 ? "" : "s") +
-                  " on " + p.device.str() + (p.best_epoch > 0 ? "; best epoch " + std::to_string(p.best_epoch) : "") +
-                  "; this session took " + format_duration(total);
-  report.settings = settings;
-  report.epochs = p.history;
-  report.best_epoch = p.best_epoch;
-  report.test = result.test;
-  result.report_path = (out / "report.html").string();
-  write_report(result.report_path, report);
-  log << "report: " << result.report_path << "\n";
+  test_and_report(ctx, model, data, split, p, o, settings, run_start, result, log);
   return result;
 }
 

@@ -1,4 +1,4 @@
-// The training loop behind `genrenet train` and `genrenet demo` (issue 6): data set -> split
+// The training loop behind `genrenet train` and `genrenet demo`: data set -> split
 // -> front-end statistics -> RCNN + Adam (Keras semantics) -> epochs -> best / last checkpoints,
 // metrics files, test evaluation at clip and song level, report.html.
 //
@@ -38,7 +38,7 @@ struct TrainOptions {
   std::uint64_t seed = 1;
   std::string out_dir = "run";
   bool resume = false;
-  std::string model = "reference";   // reference (DESIGN.md) | tiny (16 x 36 inputs, for tests)
+  std::string model = "reference";   // reference (docs/design.md) | tiny (16 x 36 inputs, for tests)
   double clip_seconds = 0;           // 0: the front-end's default (logstft 3 s, seed: reference)
   // BatchNorm moving-average momentum; 0 = the model's (Keras's 0.99). Short runs (the demo)
   // take a smaller one: with 0.99 the moving statistics still weigh their initial values by

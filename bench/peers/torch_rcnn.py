@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch peer of GenreNet's RCNN, for side-by-side timings (bench/compare.sh).
 
-The same network as the reference Keras model (DESIGN.md): same shapes, TF "same" padding
+The same network as the reference Keras model (docs/design.md): same shapes, TF "same" padding
 (extra pixel bottom/right), BatchNorm eps 1e-3 / momentum 0.01 (Keras 0.99), BiLSTM 128 x2,
 Dense 10, Adam (eps 1e-7), batch 32, and the same thread count as GenreNet. It measures:
   * train_step_ms: forward + backward + Adam on a batch of 32 clips (128 x 513)

@@ -1,5 +1,5 @@
 // Classification metrics: confusion matrix, accuracy, per-class precision / recall / F1 with
-// macro averages, and song-level aggregation of clip probabilities (DESIGN.md, "Data path":
+// macro averages, and song-level aggregation of clip probabilities (docs/design.md, "Front-ends":
 // a song's label is the mean of its clips' probabilities; the majority vote is reported too).
 //
 // Conventions (stated once, used everywhere):

@@ -1,4 +1,4 @@
-#include "train/spectrogram_cache.h"
+#include "data/spectrogram_cache.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>

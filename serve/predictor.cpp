@@ -1,4 +1,4 @@
-#include "train/predictor.h"
+#include "serve/predictor.h"
 
 #include <algorithm>
 #include <cstring>
@@ -7,8 +7,8 @@
 
 #include "engine/error.h"
 #include "layers/rcnn.h"
-#include "train/checkpoint.h"
-#include "train/metrics.h"
+#include "model/checkpoint.h"
+#include "model/metrics.h"
 
 namespace gn {
 

@@ -1,4 +1,4 @@
-#include "train/server.h"
+#include "serve/server.h"
 
 #include <httplib.h>
 #include <sys/socket.h>
@@ -10,11 +10,11 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "data/audio.h"
 #include "engine/error.h"
-#include "train/audio.h"
-#include "train/prediction_json.h"
-#include "train/predictor.h"
-#include "train/server_page.h"
+#include "serve/prediction_json.h"
+#include "serve/predictor.h"
+#include "serve/server_page.h"
 
 namespace gn {
 namespace {
@@ -94,7 +94,7 @@ struct Server::Impl {
 };
 
 void Server::Impl::routes() {
-  const std::string page(kServerPage);
+  const std::string page(server_page());
   http.Get("/", [page](const httplib::Request&, httplib::Response& res) {
     // Everything the page needs is inline; it talks to this server only and plays blob: URLs.
     res.set_header("Content-Security-Policy",

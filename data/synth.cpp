@@ -17,7 +17,7 @@
 // low-pass on the mix), noise level and loudness from ranges wide enough that classes
 // overlap on average spectra. Randomness is Philox keyed by (seed, genre, index), so songs are
 // the same on every machine and thread count.
-#include "train/synth.h"
+#include "data/synth.h"
 
 #include <algorithm>
 #include <cmath>
@@ -25,10 +25,10 @@
 #include <cstdio>
 #include <fstream>
 
+#include "data/audio.h"
+#include "data/progress.h"
 #include "engine/error.h"
 #include "kernels/philox.h"
-#include "train/audio.h"
-#include "train/progress.h"
 
 namespace gn {
 namespace {
@@ -399,7 +399,7 @@ int write_synth_dataset(const SynthOptions& o) {
   GN_REQUIRE(!o.out_dir.empty(), "synth: --out is required");
   GN_REQUIRE(o.songs_per_genre >= 1 && o.songs_per_genre <= 100000, "synth: --songs-per-genre ",
              o.songs_per_genre, " must be in [1, 100000]");
-  synth_song(0, 0, o.seed, o.seconds, o.sample_rate).size();  // validates the options up front
+  (void)synth_song(0, 0, o.seed, o.seconds, o.sample_rate);  // validates the options up front
   std::error_code ec;
   for (const std::string& g : synth_genres()) {
     fs::create_directories(fs::path(o.out_dir) / g, ec);

@@ -7,7 +7,7 @@
 // the top ~1.1 kHz (the last ~50 of 513 bins) that the model saw at full strength in
 // training. Cost, measured for a 30 s 44.1 kHz song (after mixdown, one core): 0.59 s of CPU
 // with BEST against 0.19 s with MEDIUM - comparable to a CPU prediction, paid once per upload.
-#include "train/audio.h"
+#include "data/audio.h"
 
 #include <samplerate.h>
 #include <sndfile.h>

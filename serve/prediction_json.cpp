@@ -1,7 +1,7 @@
-#include "train/prediction_json.h"
+#include "serve/prediction_json.h"
 
 #include "engine/error.h"
-#include "train/metrics.h"
+#include "model/metrics.h"
 
 namespace gn {
 

@@ -1,12 +1,12 @@
 // model.json -> KerasArchitecture: the graph walk that checks the Keras model is the RCNN the
-// engine implements (train/keras_import.h describes what is checked).
+// engine implements (model/keras_import.h describes what is checked).
 #include <cmath>
 #include <map>
 #include <set>
 
 #include "engine/error.h"
 #include "engine/strict_json.h"
-#include "train/keras_import.h"
+#include "model/keras_import.h"
 
 namespace gn {
 

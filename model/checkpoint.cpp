@@ -1,4 +1,4 @@
-#include "train/checkpoint.h"
+#include "model/checkpoint.h"
 
 #include <cmath>
 #include <set>

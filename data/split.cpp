@@ -1,4 +1,4 @@
-#include "train/split.h"
+#include "data/split.h"
 
 #include <algorithm>
 #include <cmath>

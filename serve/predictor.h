@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "data/audio.h"
+#include "data/clips.h"
 #include "engine/context.h"
 #include "layers/frontend.h"
 #include "layers/model_config.h"
-#include "train/audio.h"
-#include "train/clips.h"
 
 namespace gn {
 

@@ -1,4 +1,4 @@
-#include "train/clips.h"
+#include "data/clips.h"
 
 #include <cmath>
 #include <cstring>

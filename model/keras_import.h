@@ -19,7 +19,7 @@
 
 #include "engine/tensor.h"
 #include "layers/model_config.h"
-#include "train/checkpoint.h"
+#include "model/checkpoint.h"
 
 namespace gn {
 
@@ -50,7 +50,7 @@ KerasArchitecture parse_keras_architecture(const std::string& json_text, const s
 // Reads every weight of `arch` from HDF5 file bytes (an in-memory image; `source` names it in
 // errors) into engine names and layouts, checking dtype (floating point), rank and shape. The
 // HDF5 parsing runs in a forked child process, so a libhdf5 crash on a hostile file is a
-// gn::Error here, not a crash (see train/keras_weights.cpp).
+// gn::Error here, not a crash (see model/keras_weights.cpp).
 std::map<std::string, Tensor> read_keras_weights(const std::string& h5_bytes, const KerasArchitecture& arch,
                                                  const std::string& source);
 

@@ -13,7 +13,7 @@
 
 #include "engine/error.h"
 #include "engine/safetensors.h"
-#include "train/keras_import.h"
+#include "model/keras_import.h"
 
 namespace gn {
 

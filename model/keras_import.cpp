@@ -1,11 +1,11 @@
-#include "train/keras_import.h"
+#include "model/keras_import.h"
 
 #include <filesystem>
 
+#include "data/clips.h"
 #include "engine/error.h"
 #include "engine/safetensors.h"
 #include "layers/frontend.h"
-#include "train/clips.h"
 
 namespace gn {
 

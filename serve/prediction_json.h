@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "train/predictor.h"
+#include "serve/predictor.h"
 
 namespace gn {
 

@@ -1,4 +1,4 @@
-#include "train/dataset.h"
+#include "data/dataset.h"
 
 #include <algorithm>
 #include <cctype>
@@ -11,10 +11,10 @@
 
 #include <unistd.h>
 
+#include "data/audio.h"
+#include "data/progress.h"
+#include "data/spectrogram_cache.h"
 #include "engine/error.h"
-#include "train/audio.h"
-#include "train/progress.h"
-#include "train/spectrogram_cache.h"
 
 namespace gn {
 namespace fs = std::filesystem;

@@ -1,4 +1,4 @@
-// Train / validation / test splits of a Dataset (DESIGN.md, "Splits"):
+// Train / validation / test splits of a Dataset (docs/design.md, "Splits"):
 //  * song (the default): stratified by label at the song level with a seed: in each label the
 //    songs are shuffled and the first round(test x n) go to test, the next round(val x n) to
 //    validation, the rest to training (defaults 80/10/10). No song has clips on two sides.
@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "train/dataset.h"
+#include "data/dataset.h"
 
 namespace gn {
 

@@ -3,7 +3,7 @@
 //   scan_dataset   lists (song, label) entries; labels are the sub-folder names in sorted
 //                  order unless a label list is given (e.g. the published weights' order).
 //   Dataset::build decodes every song, cuts clips, runs the front-end and caches the
-//                  (unnormalised) spectrograms on disk (train/spectrogram_cache.h), with a
+//                  (unnormalised) spectrograms on disk (data/spectrogram_cache.h), with a
 //                  progress bar. Songs that fail to decode (GTZAN's corrupt jazz.00054) or are
 //                  shorter than one clip are skipped with a warning and counted at the end.
 //   Samples are (clip spectrogram, label, song); the spectrograms stay memory-mapped on
@@ -16,10 +16,10 @@
 #include <string>
 #include <vector>
 
+#include "data/clips.h"
 #include "engine/context.h"
 #include "engine/tensor.h"
 #include "layers/frontend.h"
-#include "train/clips.h"
 
 namespace gn {
 

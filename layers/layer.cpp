@@ -1,2 +1,0 @@
-// Intentionally small: layers/layer.h holds conventions only.
-#include "layers/layer.h"
