@@ -29,6 +29,8 @@ constexpr int kSongsPerGenre = 20;
 constexpr double kSongSeconds = 9.0;
 constexpr int kEpochs = 6;
 constexpr int kBatch = 16;
+// The rate anneals on a half cosine to 0 (TrainOptions::cosine_lr): with a constant 0.005 the
+// end-of-epoch weights carried a full step's noise and validation loss jumped between epochs.
 // BatchNorm moving statistics at momentum 0.99 (Keras's) still weigh their initial values by
 // 0.99^steps: after the demo's ~150 steps the inference-mode model would lag far behind the
 // training-mode one. 0.9 forgets the start within ~30 steps.
