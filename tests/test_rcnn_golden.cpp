@@ -21,65 +21,11 @@
 #include "engine/safetensors.h"
 #include "layers/model_config.h"
 #include "layers/rcnn.h"
+#include "tests/closed_form.h"
 #include "tests/support.h"
 
 namespace gn {
 namespace {
-
-// ---- the fixture script's closed form (see its docstring), bit for bit ----------------------
-
-std::uint32_t fnv1a32(const std::string& s) {
-  std::uint32_t h = 0x811C9DC5u;
-  for (unsigned char c : s) h = (h ^ c) * 0x01000193u;
-  return h;
-}
-
-std::vector<float> closed_form(const std::string& name, std::int64_t n, double lo, double hi) {
-  const std::uint32_t seed = fnv1a32(name);
-  std::vector<float> v(static_cast<std::size_t>(n));
-  for (std::int64_t i = 0; i < n; ++i) {
-    std::uint32_t x = static_cast<std::uint32_t>(i) * 0x9E3779B1u + seed;  // lowbias32
-    x ^= x >> 16;
-    x *= 0x7FEB352Du;
-    x ^= x >> 15;
-    x *= 0x846CA68Bu;
-    x ^= x >> 16;
-    const double u = static_cast<double>(x >> 8) * 0x1p-24;
-    v[static_cast<std::size_t>(i)] = static_cast<float>(lo + (hi - lo) * u);
-  }
-  return v;
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-// The [lo, hi) of every model tensor, by the script's table.
-std::pair<double, double> range_of(const std::string& name, const Shape& s) {
-  auto glorot = [](std::int64_t fan_in, std::int64_t fan_out) {
-    const double lim = std::sqrt(6.0 / static_cast<double>(fan_in + fan_out));
-    return std::pair<double, double>{-lim, lim};
-  };
-  if (ends_with(name, ".kernel") && s.rank() == 4)  // conv (KH, KW, Cin, Cout)
-    return glorot(s[0] * s[1] * s[2], s[0] * s[1] * s[3]);
-  if (ends_with(name, "kernel")) return glorot(s[0], s[1]);  // LSTM kernels, recurrent kernels, Dense
-  if (ends_with(name, ".bias")) return name.rfind("rnn.", 0) == 0 ? std::pair{-0.5, 0.5} : std::pair{-0.1, 0.1};
-  if (ends_with(name, ".gamma")) return {0.75, 1.25};
-  if (ends_with(name, ".beta") || ends_with(name, ".moving_mean")) return {-0.2, 0.2};
-  if (ends_with(name, ".moving_var")) return {0.5, 1.5};
-  ADD_FAILURE() << "no closed-form range for " << name;
-  return {0.0, 0.0};
-}
-
-// Values of `name` (shape `s`), after checking they are the ones the script used.
-std::vector<float> model_values(const SafeTensorsFile& f, const std::string& name, const Shape& s,
-                                double lo, double hi) {
-  std::vector<float> v = closed_form(name, s.numel(), lo, hi);
-  const std::vector<float> check = f.get("check." + name).to_vector();
-  for (std::size_t i = 0; i < check.size(); ++i)
-    EXPECT_EQ(v[i], check[i]) << "closed form of " << name << " differs from the fixture script at " << i;
-  return v;
-}
 
 // ---- error metrics -------------------------------------------------------------------------
 
@@ -122,10 +68,10 @@ TEST_P(RcnnGolden, MatchesKerasForwardBackwardAndMovingStatisticsAtTrueInputSize
   // Every parameter and buffer from the closed form; the fixture must cover exactly the store.
   int n_params = 0;
   for (const auto& e : store.entries()) {
-    const auto [lo, hi] = range_of(e.name, e.shape);
+    const auto [lo, hi] = test::closed_form_range(e.name, e.shape);
     const bool param = e.kind == ParameterStore::Kind::Parameter;
     Tensor t = param ? store.param(e.name) : store.buffer(e.name);
-    t.copy_from(Tensor::from_vector(e.shape, model_values(f, e.name, e.shape, lo, hi)));
+    t.copy_from(Tensor::from_vector(e.shape, test::checked_closed_form(f, e.name, e.shape, lo, hi)));
     if (param) {
       ++n_params;
       ASSERT_TRUE(f.has("grad." + e.name)) << "fixture lacks the gradient of " << e.name;
@@ -140,8 +86,8 @@ TEST_P(RcnnGolden, MatchesKerasForwardBackwardAndMovingStatisticsAtTrueInputSize
   model.to(device());
 
   const Shape in_shape = config.input_shape(2);
-  const Tensor x = Tensor::from_vector(in_shape, model_values(f, "input", in_shape, 0.0, 1.0)).to(device());
-  const Tensor r = Tensor::from_vector(Shape{2, 10}, model_values(f, "R", Shape{2, 10}, -1.0, 1.0)).to(device());
+  const Tensor x = Tensor::from_vector(in_shape, test::checked_closed_form(f, "input", in_shape, 0.0, 1.0)).to(device());
+  const Tensor r = Tensor::from_vector(Shape{2, 10}, test::checked_closed_form(f, "R", Shape{2, 10}, -1.0, 1.0)).to(device());
 
   // Tolerances: normalised errors (max |a - b| / max |b|) against the float64 reference, so
   // they measure only the engine's float32 rounding (eps 6e-8). Each bound is the engine's

@@ -55,8 +55,12 @@ std::string fixed(double v, int decimals) {
 // The settings that must not change across --resume (they decide the split, the batches and
 // the random streams), as stored in the checkpoint's "training" metadata.
 nlohmann::json identity_settings(const TrainOptions& o) {
-  return {{"frontend", o.frontend}, {"split", o.split}, {"batch", o.batch},
+  nlohmann::json j = {{"frontend", o.frontend}, {"split", o.split}, {"batch", o.batch},
           {"seed", std::to_string(o.seed)}, {"model", o.model}, {"clip_seconds", o.clip_seconds}};
+  // (A cosine schedule spans the whole run, so its length is part of the identity; the key is
+  // absent for a constant rate, so earlier checkpoints still resume.)
+  if (o.cosine_lr) j["lr_schedule"] = "cosine over " + std::to_string(o.epochs) + " epochs";
+  return j;
 }
 
 struct Prepared {
@@ -505,7 +509,7 @@ std::vector<std::pair<std::string, std::string>> run_settings(const TrainOptions
       {"train / val / test clips", std::to_string(split.train.size()) + " / " + std::to_string(split.val.size()) +
                                        " / " + std::to_string(split.test.size())},
       {"model", o.model + " (" + std::to_string(model.store().num_params()) + " parameters)"},
-      {"optimiser", "Adam (Keras): lr " + fixed(o.lr, 4) + ", beta1 0.9, beta2 0.999, eps 1e-7"},
+      {"optimiser", "Adam (Keras): lr " + fixed(o.lr, 4) + (o.cosine_lr ? " (half cosine to 0)" : "") + ", beta1 0.9, beta2 0.999, eps 1e-7"},
       {"loss", "categorical cross-entropy"},
       {"epochs", std::to_string(o.epochs)},
       {"batch", std::to_string(o.batch)},
@@ -786,6 +790,12 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
     place.steps = (static_cast<std::int64_t>(order.size()) + o.batch - 1) / o.batch;
     place.last_good = epoch > 1 ? (out / "last.safetensors").string() + " (epoch " + std::to_string(epoch - 1) + ")"
                                 : std::string("none (it diverged in the first epoch)");
+    // The rate of global step adam.t() (0-based): every epoch has place.steps steps.
+    auto schedule_lr = [&] {
+      if (!o.cosine_lr) return;
+      const double progress = static_cast<double>(adam.t()) / static_cast<double>(place.steps * o.epochs);
+      adam.set_lr(static_cast<float>(o.lr * 0.5 * (1.0 + std::cos(3.141592653589793 * progress))));
+    };
     std::optional<ProgressBar> bar;
     if (o.progress)
       bar.emplace("epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs),
@@ -798,6 +808,7 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
       }
       const std::size_t begin = static_cast<std::size_t>(place.step) * o.batch;
       const std::size_t count = std::min<std::size_t>(o.batch, order.size() - begin);
+      schedule_lr();
       step.run(order, begin, count, place, totals);
       // A huge --lr can throw the parameters (or, through them, the BatchNorm moving statistics)
       // to Inf/NaN while this step's loss was still finite.
@@ -822,7 +833,7 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
     m.train_accuracy = static_cast<double>(totals.correct) / static_cast<double>(totals.seen);
     m.val_loss = val.loss;
     m.val_accuracy = val.accuracy;
-    m.lr = o.lr;
+    m.lr = adam.options().lr;  // the last step's rate
     m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
     m.clips_per_second = train_seconds > 0 ? static_cast<double>(totals.seen) / train_seconds : 0;
     p.history.push_back(m);

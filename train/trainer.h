@@ -50,6 +50,11 @@ struct TrainOptions {
   // take a smaller one: with 0.99 the moving statistics still weigh their initial values by
   // 0.99^steps (35% after 100 steps), so inference-mode accuracy lags far behind training.
   double bn_momentum = 0;
+  // The learning rate follows a half cosine from `lr` at the first step to 0 after the last
+  // (epochs x steps per epoch): short runs (the demo) then end on small steps, so the final
+  // weights and the BatchNorm moving statistics they are validated with settle instead of
+  // carrying a full-size step's noise into the best-epoch choice. false: constant `lr` (Keras).
+  bool cosine_lr = false;
   std::string cache_dir;             // spectrogram cache; "" = the data set's default
   bool progress = true;              // progress bars on stderr
   // Data-parallel training (train/distributed.h): under `mpirun -np N` every rank computes its
