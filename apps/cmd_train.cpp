@@ -32,6 +32,7 @@ constexpr const char* kUsage =
     "  -o, --out RUN_DIR     where the run is written (default ./run); must not hold a run\n"
     "  --resume              continue the run in RUN_DIR after its last finished epoch (with the\n"
     "                        same --lr, unless --allow-lr-change)\n"
+    "  --allow-lr-change     with --resume: continue with a --lr other than the run's own\n"
     "  -m, --model NAME      reference (default) or tiny (a small model for quick tests)\n"
     "  --clip-seconds X      clip length with 50% overlap, > 0 (default: the front-end's own scheme)\n"
     "  --bn-momentum X       BatchNorm moving-average momentum (default: Keras's 0.99)\n"

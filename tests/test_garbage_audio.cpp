@@ -150,7 +150,7 @@ TEST_F(GarbageAudio, FlacWithoutLengthIsDecodedWithANote) {
   bytes[8 + 13] = static_cast<char>(bytes[8 + 13] & 0xf0);
   for (int i = 14; i < 18; ++i) bytes[8 + i] = 0;
   spit(flac, bytes);
-  const CommandResult r = predict({"--json", flac});
+  const CommandResult r = predict({"--json", "--clips", flac});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json j = json::parse(r.out);
   EXPECT_NEAR(j.at("clips").size(), 7u, 0u);  // 4 s of 1 s clips at 50% overlap
@@ -195,7 +195,7 @@ TEST_F(GarbageAudio, LengthLimitAppliesToPredictAndCanBeLifted) {
   EXPECT_EQ(limited.exit_code, 1);
   EXPECT_NE(limited.err.find(flac + ": too long (its header announces 70.0 s; the limit is 60.0 s)"), std::string::npos)
       << limited.err;
-  const CommandResult lifted = predict({"--max-song-seconds", "0", "--json", flac});
+  const CommandResult lifted = predict({"--max-song-seconds", "0", "--json", "--clips", flac});
   ASSERT_EQ(lifted.exit_code, 0) << lifted.err;
   EXPECT_NEAR(json::parse(lifted.out).at("clips").back().at("end").get<double>(), 70.0, 0.01);
 }

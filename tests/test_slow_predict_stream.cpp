@@ -36,7 +36,7 @@ TEST(PredictCli, ManySongsStreamInOrderWithBoundedMemory) {
   const std::vector<std::string> real = {"blues.00001.wav", "disco.00003.wav"};
   std::vector<json> alone;
   for (const std::string& song : real) {
-    const CommandResult r = run_genrenet({"predict", "--json", "--model", reference_model(), song_path(song)});
+    const CommandResult r = run_genrenet({"predict", "--device", "cpu", "--json", "--model", reference_model(), song_path(song)});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     alone.push_back(json::parse(r.out));
   }
@@ -47,7 +47,7 @@ TEST(PredictCli, ManySongsStreamInOrderWithBoundedMemory) {
     std::filesystem::create_symlink(song_path(real[i % real.size()]), files.back());
   }
   auto predict = [&](std::size_t n) -> long {
-    std::vector<std::string> args = {"predict", "--json", "--model", reference_model()};
+    std::vector<std::string> args = {"predict", "--device", "cpu", "--json", "--model", reference_model()};
     args.insert(args.end(), files.begin(), files.begin() + static_cast<std::ptrdiff_t>(n));
     const CommandResult r = run_genrenet(args);
     EXPECT_EQ(r.exit_code, 0) << r.err;

@@ -53,14 +53,17 @@ TEST(TrainRefusals, GenreWithOneSongIsRefused) {
   const std::string root = temp_dir("refuse-one");
   const std::string data = make_data(root, {{"blues", 6}, {"rock", 1}});
   expect_refused(train(data, root + "/run", {}),
-                 "genre 'rock' has 1 usable song, too few for the song split to put one in validation", root + "/run");
+                 "genre 'rock' has 1 song: the song split gives it no validation song and no test song", root + "/run");
 }
 
 TEST(TrainRefusals, TwoSongsPerGenreLeaveValidationEmpty) {
   const std::string root = temp_dir("refuse-two");
   const std::string data = make_data(root, {{"blues", 2}, {"rock", 2}});
-  const CommandResult r = train(data, root + "/run", {});
-  expect_refused(r, "the validation side of the song-level stratified", root + "/run");
+  expect_refused(train(data, root + "/run", {}), "genre 'blues' has 2 songs: the song split gives it no validation",
+                 root + "/run");
+  // Allowing small genres still cannot make a best checkpoint out of an empty validation side.
+  const CommandResult r = train(data, root + "/run-allowed", {"--allow-small-data"});
+  expect_refused(r, "the validation side of the song-level stratified", root + "/run-allowed");
   EXPECT_NE(r.err.find("is empty, so there would be nothing to choose the best checkpoint by"), std::string::npos)
       << r.err;
 }

@@ -417,7 +417,7 @@ namespace {
 // genre absent from validation or test counts as 0 in their macro averages, and an empty
 // validation side leaves the "best" checkpoint chosen from nothing.
 void refuse_meaningless_split(const Dataset& data, const SplitConfig& config, const Split& split,
-                              const std::string& data_dir) {
+                              const std::string& data_dir, bool allow_small_data) {
   // The song split rounds each genre's share: 10% of n songs is at least one song from n = 5.
   const double smallest = std::min(config.val_fraction, config.test_fraction);
   const int enough = smallest > 0 ? static_cast<int>(std::ceil(0.5 / smallest - 1e-9)) : 0;
@@ -426,7 +426,9 @@ void refuse_meaningless_split(const Dataset& data, const SplitConfig& config, co
              config.kind == SplitConfig::Kind::Song && enough > 0
                  ? "; give every genre at least " + std::to_string(enough) + " songs"
                  : std::string("; list validation songs"));
-  if (config.kind != SplitConfig::Kind::Song || smallest <= 0) return;
+  // A genre without a validation or test song: refused by the data-set check before the split
+  // unless the user allowed it (--allow-small-data), knowing its scores will be missing.
+  if (config.kind != SplitConfig::Kind::Song || smallest <= 0 || allow_small_data) return;
   const auto& labels = data.labels();
   std::vector<int> in_val(labels.size(), 0), in_test(labels.size(), 0), songs(labels.size(), 0);
   for (const SongEntry& song : data.songs()) ++songs[song.label];
@@ -460,7 +462,7 @@ Dataset load_data(Context& ctx, const TrainOptions& o, Prepared& p, Split& split
              "shorter than one clip)");
   split = make_split(data, p.split, &log);
   log << split_table_text(data, split, p.split.kind == SplitConfig::Kind::Clip);
-  refuse_meaningless_split(data, p.split, split, o.data_dir);
+  refuse_meaningless_split(data, p.split, split, o.data_dir, o.allow_small_data);
   if (comm.is_root()) write_split_lists(o.out_dir, data, split);
   if (!p.resume_from) data.fit_normalization(p.frontend, split.train);
   // Every rank decoded the data set itself (the cache files are written atomically, so ranks
@@ -791,10 +793,14 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
     place.last_good = epoch > 1 ? (out / "last.safetensors").string() + " (epoch " + std::to_string(epoch - 1) + ")"
                                 : std::string("none (it diverged in the first epoch)");
     // The rate of global step adam.t() (0-based): every epoch has place.steps steps.
+    // `lr` keeps the rate as a double, so metrics.csv records the --lr given (0.005), not its
+    // float32 rounding.
+    double lr = o.lr;
     auto schedule_lr = [&] {
       if (!o.cosine_lr) return;
       const double progress = static_cast<double>(adam.t()) / static_cast<double>(place.steps * o.epochs);
-      adam.set_lr(static_cast<float>(o.lr * 0.5 * (1.0 + std::cos(3.141592653589793 * progress))));
+      lr = o.lr * 0.5 * (1.0 + std::cos(3.141592653589793 * progress));
+      adam.set_lr(static_cast<float>(lr));
     };
     std::optional<ProgressBar> bar;
     if (o.progress)
@@ -833,7 +839,7 @@ TrainResult train_rank(const TrainOptions& o, std::ostream& log, Communicator& c
     m.train_accuracy = static_cast<double>(totals.correct) / static_cast<double>(totals.seen);
     m.val_loss = val.loss;
     m.val_accuracy = val.accuracy;
-    m.lr = adam.options().lr;  // the last step's rate
+    m.lr = lr;  // the last step's rate
     m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
     m.clips_per_second = train_seconds > 0 ? static_cast<double>(totals.seen) / train_seconds : 0;
     p.history.push_back(m);

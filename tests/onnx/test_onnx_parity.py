@@ -194,7 +194,7 @@ def main():
 
     # A model trained by GenreNet: one epoch of the reference architecture on a small synthetic set.
     synth = os.path.join(args.work, "synth")
-    run([args.genrenet, "synth", "--out", synth, "--songs-per-genre", "3", "--seconds", "6", "--quiet"])
+    run([args.genrenet, "synth", "--out", synth, "--songs-per-genre", "5", "--seconds", "6", "--quiet"])
     run_dir = os.path.join(args.work, "run")
     run([args.genrenet, "train", "--data", synth, "--out", run_dir, "--epochs", "1", "--device", "cpu", "--quiet",
          "--cache", os.path.join(args.work, "cache")])
