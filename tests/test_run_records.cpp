@@ -20,6 +20,7 @@
 #include "engine/error.h"
 #include "engine/safetensors.h"
 #include "tests/support.h"
+#include "tests/synth_support.h"
 #include "model/checkpoint.h"
 #include "data/synth.h"
 
@@ -29,20 +30,7 @@ namespace fs = std::filesystem;
 using test::CommandResult;
 using test::run_genrenet;
 
-// 10 genres x 10 songs x 2 s.
-const std::string& data_dir() {
-  static const std::string dir = [] {
-    const std::string d = test::temp_dir("rec-data") + "/synth";
-    SynthOptions o;
-    o.out_dir = d;
-    o.songs_per_genre = 10;
-    o.seconds = 2.0;
-    o.progress = false;
-    write_synth_dataset(o);
-    return d;
-  }();
-  return dir;
-}
+const std::string& data_dir() { return test::small_synth_data_set(); }
 
 const std::string& cache_dir() {
   static const std::string dir = test::temp_dir("rec-cache");

@@ -19,25 +19,13 @@
 #include "engine/error.h"
 #include "engine/safetensors.h"
 #include "tests/support.h"
+#include "tests/synth_support.h"
 #include "data/synth.h"
 
 namespace gn {
 namespace {
 
-// 10 genres x 10 songs x 2 s: a run of the tiny model in a few seconds.
-const std::string& data_dir() {
-  static const std::string dir = [] {
-    const std::string d = test::temp_dir("term-data") + "/synth";
-    SynthOptions o;
-    o.out_dir = d;
-    o.songs_per_genre = 10;
-    o.seconds = 2.0;
-    o.progress = false;
-    write_synth_dataset(o);
-    return d;
-  }();
-  return dir;
-}
+const std::string& data_dir() { return test::small_synth_data_set(); }
 
 std::vector<std::string> train_args(const std::string& out) {
   return {"train", "--data", data_dir(), "--out", out, "--model", "tiny", "--clip-seconds", "1", "--epochs", "2",
