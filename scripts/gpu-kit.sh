@@ -34,7 +34,7 @@ arch=x86_64-linux-gnu
 # their .pc files. Runtime packages are found below from what the libraries really load.
 dev_packages=(libopenblas-pthread-dev libsndfile1-dev libsamplerate0-dev libkissfft-dev libhdf5-dev
               nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
-              pkgconf-bin libpkgconf3 libopenblas0-pthread)
+              libonnx-dev libprotobuf-dev pkgconf-bin libpkgconf3 libopenblas0-pthread)
 # Never carried: the C library and GCC's runtime come with the target's compiler.
 system_packages=" libc6 libstdc++6 libgcc-s1 libgomp1 "
 
