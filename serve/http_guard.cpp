@@ -19,6 +19,21 @@
 namespace gn {
 namespace {
 
+// An IPv4 / IPv6 address as text and its port ("" and -1 for another family).
+void address_text(const sockaddr_storage& addr, std::string& ip, int& port) {
+  char text[INET6_ADDRSTRLEN] = {0};
+  if (addr.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
+    inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
+    port = ntohs(a->sin_port);
+  } else if (addr.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
+    inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
+    port = ntohs(a->sin6_port);
+  }
+  ip = text;
+}
+
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t kMaxHead = 16 << 10;  // request line + headers
 
@@ -253,17 +268,7 @@ class GuardedStream : public httplib::Stream {
     ip.clear();
     port = -1;
     if (::getsockname(c_.sock, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return;
-    char text[INET6_ADDRSTRLEN] = {0};
-    if (addr.ss_family == AF_INET) {
-      const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
-      inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
-      port = ntohs(a->sin_port);
-    } else if (addr.ss_family == AF_INET6) {
-      const auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
-      inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
-      port = ntohs(a->sin6_port);
-    }
-    ip = text;
+    address_text(addr, ip, port);
   }
   socket_t socket() const override { return c_.sock; }
 
@@ -291,17 +296,7 @@ void peer_of(int sock, std::string& ip, int& port) {
   ip = "?";
   port = -1;
   if (::getpeername(sock, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return;
-  char text[INET6_ADDRSTRLEN] = {0};
-  if (addr.ss_family == AF_INET) {
-    const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
-    inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
-    port = ntohs(a->sin_port);
-  } else if (addr.ss_family == AF_INET6) {
-    const auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
-    inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
-    port = ntohs(a->sin6_port);
-  }
-  ip = text;
+  address_text(addr, ip, port);
 }
 
 }  // namespace

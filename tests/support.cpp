@@ -126,7 +126,8 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const ChildOpti
     setpgid(0, 0);
     const int in_fd = open(options.in_path.empty() ? "/dev/null" : options.in_path.c_str(), O_RDONLY);
     const int out_fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err_fd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    // The same path for both streams is `> file 2>&1`: one descriptor, one shared offset.
+    const int err_fd = err == out ? out_fd : open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(in_fd, 0);
     dup2(out_fd, 1);
     dup2(err_fd, 2);

@@ -124,31 +124,21 @@ TEST(Interrupt, CtrlCSaysWhatWasKeptAndTheResumeCommandWorks) {
   const std::string out = root + "/run", log = root + "/stdout", err = root + "/stderr";
   const std::vector<std::string> args = tiny_run(data_dir(), out, 1000);
   std::ofstream(log).flush();
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    const int o = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(o, 1);
-    dup2(e, 2);
-    std::vector<std::string> copy = args;
-    std::string binary = GENRENET_BINARY;
-    std::vector<char*> argv = {binary.data()};
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    alarm(300);
-    execv(binary.c_str(), argv.data());
-    _exit(127);
-  }
+  std::vector<std::string> argv = {GENRENET_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  test::ChildOptions options;
+  options.out_path = log;
+  options.err_path = err;
+  options.timeout_seconds = 300;
+  test::ChildProcess child(argv, options);
   // Interrupt once epoch 2 has finished (its summary line is written after its checkpoint).
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (read_file(log).find("epoch 2/1000  loss") == std::string::npos && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  kill(pid, SIGINT);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status)) << "Ctrl-C killed the process instead of ending the run with a message";
-  EXPECT_EQ(WEXITSTATUS(status), 130);
+  child.signal(SIGINT);
+  child.wait();
+  ASSERT_TRUE(WIFEXITED(child.raw_status())) << "Ctrl-C killed the process instead of ending the run with a message";
+  EXPECT_EQ(WEXITSTATUS(child.raw_status()), 130);
   const std::string message = read_file(err);
   const int kept = nlohmann::json::parse(load_checkpoint(out + "/last.safetensors").training_json).at("epoch");
   EXPECT_GE(kept, 2);

@@ -133,24 +133,13 @@ TEST(Terminal, PlainLinesWhenNotATerminal) {
 // `genrenet ARGS > file 2>&1`: both streams into one file, as a log of a run is usually made.
 std::string run_into_one_file(const std::vector<std::string>& args, int* exit_code) {
   const std::string path = test::temp_dir("term-log") + "/log";
-  const pid_t pid = fork();
-  if (pid < 0) throw Error("fork failed");
-  if (pid == 0) {
-    const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    std::vector<std::string> copy = args;
-    std::string binary = GENRENET_BINARY;
-    std::vector<char*> argv = {binary.data()};
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    alarm(300);
-    execv(binary.c_str(), argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  std::vector<std::string> argv = {GENRENET_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  test::ChildOptions options;
+  options.out_path = options.err_path = path;
+  options.timeout_seconds = 300;
+  test::ChildProcess child(argv, options);
+  *exit_code = child.wait();
   return read_file(path);
 }
 
